@@ -1,0 +1,28 @@
+# Two commands matter: `make demo` (the main job) and `make test` (everything CI runs).
+# Both create .venv and install the project into it on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[all,test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/inferwatch demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/agent_overhead.py
+	$(BIN)/python benchmarks/agent_bandwidth.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""inferwatch.collector (see its issue); imported lazily by the CLI."""

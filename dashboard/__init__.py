@@ -1,0 +1,1 @@
+"""inferwatch.dashboard (see its issue); imported lazily by the CLI."""

@@ -1,0 +1,1 @@
+"""inferwatch.queries (see its issue); imported lazily by the CLI."""
