@@ -1,0 +1,1 @@
+"""inferwatch.regressions: regression detection on stored histograms (see its issue)."""
