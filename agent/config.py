@@ -165,7 +165,8 @@ def resolve_config(
         resource = parse_key_values(raw_resource, "OTEL_RESOURCE_ATTRIBUTES")
 
     svc, svc_source = _pick(service, env, "OTEL_SERVICE_NAME")
-    svc = svc or resource.get("service.name") or "unknown_service"
+    if svc is None:
+        svc = resource.get("service.name") or "unknown_service"
     if not isinstance(svc, str) or not svc.strip():
         raise ConfigurationError(f"service from {svc_source} must be a non-empty string — "
                                  "pass service='my-app' or set OTEL_SERVICE_NAME")
