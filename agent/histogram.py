@@ -164,15 +164,14 @@ def exponential_quantile(scale: int, zero_count: int, offset: int, counts: Seque
     if rank <= zero_count and zero_count:
         return 0.0
     cumulative = zero_count
-    base = 2.0 ** (2.0**-scale)
+    width = 2.0**-scale  # log2 width of one bucket
     for k, c in enumerate(counts):
         if c and cumulative + c >= rank:
             fraction = (rank - cumulative) / c
-            lower = base ** (offset + k)
-            value = lower * base**fraction  # log-linear inside (lower, lower*base]
+            value = 2.0 ** ((offset + k + fraction) * width)  # log-linear inside the bucket
             return min(max(value, lo), hi)
         cumulative += c
-    return hi if math.isfinite(hi) else base ** (offset + len(counts))
+    return hi if math.isfinite(hi) else 2.0 ** ((offset + len(counts)) * width)
 
 
 def explicit_quantile(bounds: Sequence[float], counts: Sequence[int], q: float,
