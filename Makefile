@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/inferwatch demo
+	$(BIN)/python examples/digits_agent.py
 
 test: $(STAMP)
 	$(BIN)/ruff check .

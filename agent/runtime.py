@@ -1,7 +1,11 @@
-"""The background side of the agent: fold buffers into windows, encode, deliver, spool, replay."""
+"""The background side of the agent: fold buffers into windows, encode, deliver, spool, replay.
+
+A window travels as one gzip'ed OTLP ExportMetricsServiceRequest: in memory, in the spool and on the wire.
+"""
 
 from __future__ import annotations
 
+import gzip
 import logging
 import random
 import threading
@@ -113,9 +117,9 @@ class Runtime:
         self._window = Window(window.end_ns, self._boundary_after(max(now, window.end_ns)))
         self.stats.add_many(window.counters)
         counters = self._counter_deltas()
-        payload = encode_window(window, self.config.resource_attributes, counters, self.stats.gauges(),
+        request = encode_window(window, self.config.resource_attributes, counters, self.stats.gauges(),
                                 self._memory.peak_rss)
-        self._enqueue(payload)
+        self._enqueue(gzip.compress(request, compresslevel=6))  # compressed once: queue, spool, wire
         self._calibrate()
 
     def _counter_deltas(self) -> dict[str, int]:

@@ -31,6 +31,8 @@ class SendResult:
 
 
 class Transport(Protocol):
+    """Sends one gzip'ed, serialized ExportMetricsServiceRequest."""
+
     def send(self, payload: bytes) -> SendResult: ...
     def close(self) -> None: ...
 
@@ -77,7 +79,7 @@ class HttpTransport:
         })
 
     def send(self, payload: bytes) -> SendResult:
-        body = gzip.compress(payload, compresslevel=6)
+        body = payload  # already gzip'ed
         try:
             response = self._session.post(self.endpoint, data=body, timeout=self.timeout_s)
         except requests.RequestException as exc:
@@ -122,7 +124,7 @@ class GrpcTransport:
     def send(self, payload: bytes) -> SendResult:
         grpc = self._grpc
         try:
-            request = metrics_service_pb2.ExportMetricsServiceRequest.FromString(payload)
+            request = metrics_service_pb2.ExportMetricsServiceRequest.FromString(gzip.decompress(payload))
             response = self._stub.Export(request, metadata=self._metadata, timeout=self.timeout_s)
         except grpc.RpcError as exc:
             code = exc.code().name if hasattr(exc, "code") else "UNKNOWN"

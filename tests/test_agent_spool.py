@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
 import random
@@ -108,15 +109,15 @@ def test_spool_cap_drops_the_oldest_and_counts_it(tmp_path):
     receiver = OtlpReceiver(free_port())
     agent = inferwatch.Agent()
     try:
-        # ~2 KB per window (no confidence): a 5 KB cap holds two.
+        # ~0.9 KB per window (gzip'ed, no confidence): a 2 KB cap holds two.
         agent.configure(service="s", target="edge", endpoint=receiver.endpoint, spool_dir=tmp_path / "spool",
-                        spool_max_mb=5 / 1024)
+                        spool_max_mb=2 / 1024)
         for n in range(1, 6):
             for _ in range(n):
                 agent.record("digits", "1", duration_s=0.01 * n)
             agent.flush(1)
         stats = agent.stats()
-        assert stats["spool_bytes"] <= 5 * 1024
+        assert stats["spool_bytes"] <= 2 * 1024
         assert stats["spool_dropped"] >= 3
         assert stats["spool_dropped"] == stats["windows_spooled"] - stats["spool_files"]
         receiver.start()
@@ -131,12 +132,12 @@ def test_spool_cap_drops_the_oldest_and_counts_it(tmp_path):
 
 
 def _encoded_window(calls: int) -> bytes:
-    """A real encoded window of `calls` calls, as the agent spools it."""
+    """A real encoded window of `calls` calls, gzip'ed as the agent spools it."""
     window = Window(1_000_000_000, 2_000_000_000)
     series = Series("digits", "1")
     series.durations.extend([10_000_000] * calls)
     window.fold(series)
-    return encode_window(window, {"service.name": "s"}, {}, {})
+    return gzip.compress(encode_window(window, {"service.name": "s"}, {}, {}))
 
 
 def test_torn_and_garbage_spool_files_are_skipped_and_counted(tmp_path, receiver):
