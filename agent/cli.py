@@ -16,6 +16,10 @@ __all__ = ["COMMANDS", "LazyGroup", "main", "require_extra"]
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "collector": ("inferwatch.collector.cli:collector", "collector",
                   "Run the OTLP receiver that stores aggregates in DuckDB and serves SQL."),
+    "query": ("inferwatch.queries.cli:query", "collector",
+              "Run named queries or SQL against a collector or a DuckDB file."),
+    "export": ("inferwatch.queries.cli:export", "collector",
+               "Export inference windows to hive-partitioned Parquet."),
 }
 
 

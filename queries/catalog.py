@@ -1,0 +1,76 @@
+"""Named queries: `queries/*.sql` files with a header of title, description and typed parameters."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+
+from inferwatch.errors import InferwatchError
+
+from .params import Param, parse_param_line
+
+__all__ = ["NamedQuery", "QueryNotFound", "get_query", "list_queries", "parse_query"]
+
+_HEADER = re.compile(r"^--\s*(\w+)\s*:\s*(.*)$")
+
+
+class QueryNotFound(InferwatchError, KeyError):
+    """No named query has that name."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    """One parameterised SQL file: what it answers, its parameters and its text."""
+
+    name: str
+    title: str
+    description: str
+    params: tuple[Param, ...] = field(default_factory=tuple)
+    sql: str = ""
+
+    def param(self, name: str) -> Param | None:
+        """The parameter of that name, if any."""
+        return next((p for p in self.params if p.name == name), None)
+
+
+def parse_query(name: str, text: str) -> NamedQuery:
+    """Parse a named query file: `-- title:`, `-- description:` and `-- param:` lines, then SQL."""
+    title, description, params = name, [], []
+    for line in text.splitlines():
+        match = _HEADER.match(line.strip())
+        if not match:
+            if line.strip() and not line.strip().startswith("--"):
+                break  # the header ends where the SQL starts
+            continue
+        key, value = match.group(1).lower(), match.group(2).strip()
+        if key == "title":
+            title = value
+        elif key == "description":
+            description.append(value)
+        elif key == "param":
+            params.append(parse_param_line(value, name))
+    return NamedQuery(name, title, " ".join(description), tuple(params), text)
+
+
+def list_queries() -> list[NamedQuery]:
+    """Every named query shipped with inferwatch, sorted by name."""
+    found = []
+    for entry in resources.files("inferwatch.queries").iterdir():
+        if entry.name.endswith(".sql"):
+            found.append(parse_query(entry.name[:-4], entry.read_text(encoding="utf-8")))
+    return sorted(found, key=lambda q: q.name)
+
+
+def get_query(name: str) -> NamedQuery:
+    """The named query, or QueryNotFound listing the names that exist."""
+    queries = {q.name: q for q in list_queries()}
+    if name not in queries:
+        close = [n for n in queries if name.replace("-", "_") in n or n in name]
+        hint = f" — did you mean {close[0]!r}?" if close else ""
+        raise QueryNotFound(f"no named query {name!r}{hint} Run `inferwatch query list` to see them all: "
+                            + ", ".join(sorted(queries)))
+    return queries[name]
