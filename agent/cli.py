@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
               "Run named queries or SQL against a collector or a DuckDB file."),
     "export": ("inferwatch.queries.cli:export", "collector",
                "Export inference windows to hive-partitioned Parquet."),
+    "demo": ("inferwatch.dashboard.demo.cli:demo", "all",
+             "Run a live fleet: collector, dashboard, edge devices and a cloud service."),
 }
 
 
