@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -11,7 +11,11 @@ from .catalog import NamedQuery, get_query
 from .params import bind_params
 from .source import Source, connect
 
-__all__ = ["describe", "run", "sql"]
+__all__ = ["RAW_HOURS", "describe", "render", "run", "sql"]
+
+# Ranges longer than this read the hourly rollups (the collector keeps 1-minute windows this long).
+RAW_HOURS = 48
+_FMT = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def describe(name: str) -> NamedQuery:
@@ -24,7 +28,17 @@ def run(name: str, params: dict[str, Any] | None = None, source: Source | None =
     """Run a named query with parameters (CLI text or Python values); defaults fill the rest."""
     query = get_query(name)
     bound = bind_params(query.params, dict(params or {}), name, now)
-    return (source or connect()).query(query.sql, bound)
+    return (source or connect()).query(render(query, bound), bound)
+
+
+def render(query: NamedQuery, bound: dict[str, Any]) -> str:
+    """The SQL to run: `{{windows}}` becomes the raw view, or the hourly rollup for long ranges."""
+    windows = "inference_windows"
+    if query.rollup == "auto" and bound.get("since") and bound.get("until"):
+        span = datetime.strptime(bound["until"], _FMT) - datetime.strptime(bound["since"], _FMT)
+        if span > timedelta(hours=RAW_HOURS):
+            windows = "inference_windows_1h"
+    return query.sql.replace("{{windows}}", windows)
 
 
 def sql(text: str, params: dict[str, Any] | None = None, source: Source | None = None) -> pd.DataFrame:

@@ -31,6 +31,7 @@ class NamedQuery:
     description: str
     params: tuple[Param, ...] = field(default_factory=tuple)
     sql: str = ""
+    rollup: str = ""  # "auto": {{windows}} is the raw view or the hourly rollup, by range length
 
     def param(self, name: str) -> Param | None:
         """The parameter of that name, if any."""
@@ -39,7 +40,7 @@ class NamedQuery:
 
 def parse_query(name: str, text: str) -> NamedQuery:
     """Parse a named query file: `-- title:`, `-- description:` and `-- param:` lines, then SQL."""
-    title, description, params = name, [], []
+    title, description, params, rollup = name, [], [], ""
     for line in text.splitlines():
         match = _HEADER.match(line.strip())
         if not match:
@@ -53,7 +54,9 @@ def parse_query(name: str, text: str) -> NamedQuery:
             description.append(value)
         elif key == "param":
             params.append(parse_param_line(value, name))
-    return NamedQuery(name, title, " ".join(description), tuple(params), text)
+        elif key == "rollup":
+            rollup = value.lower()
+    return NamedQuery(name, title, " ".join(description), tuple(params), text, rollup)
 
 
 def list_queries() -> list[NamedQuery]:
