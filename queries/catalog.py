@@ -74,6 +74,6 @@ def get_query(name: str) -> NamedQuery:
     if name not in queries:
         close = [n for n in queries if name.replace("-", "_") in n or n in name]
         hint = f" — did you mean {close[0]!r}?" if close else ""
-        raise QueryNotFound(f"no named query {name!r}{hint} Run `inferwatch query list` to see them all: "
+        raise QueryNotFound(f"no named query {name!r}{hint}; `inferwatch query list` shows them all: "
                             + ", ".join(sorted(queries)))
     return queries[name]

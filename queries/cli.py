@@ -208,3 +208,32 @@ def export(directory: str, since: str | None, until: str | None, collector, db, 
         raise CliError(str(exc)) from None
     click.echo(f"wrote {summary['rows']} windows in {summary['files']} files under {directory} "
                f"({summary['days']} days)")
+
+
+@query.command("cost", context_settings=SETTINGS)
+@click.option("--pricing", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="TOML or YAML file with [cloud] and [edge] prices (defaults: docs/cost-model.md).")
+@click.option("--param", "-p", "param_items", multiple=True, metavar="KEY=VALUE",
+              help="A parameter of the cost_inputs query (since, until, model, ...).")
+@FORMAT
+@data_options
+def cost_command(pricing: str | None, param_items: tuple[str, ...], fmt: str, collector, db, token) -> None:
+    """Edge vs cloud cost per 1,000 inferences and per month, from measured traffic.
+
+    \b
+    Examples:
+      inferwatch query cost
+      inferwatch query cost --pricing prices.toml --param since=-7d --param model=digits
+      inferwatch query cost --format json
+    """
+    from .cost import estimate, load_pricing
+
+    try:
+        prices = load_pricing(pricing)
+        inputs = api.run("cost_inputs", _parse_params(param_items), open_source(collector, db, token))
+    except InferwatchError as exc:
+        raise CliError(str(exc)) from None
+    columns = ["target", "model", "devices", "calls", "calls_per_s", "mean_latency_ms", "units",
+               "cost_per_1k_usd", "cost_per_month_usd", "bytes_per_device_day"]
+    frame = estimate(inputs, prices)
+    _emit(frame[columns] if not frame.empty else pd.DataFrame(columns=columns), fmt)
