@@ -1,0 +1,220 @@
+"""Bring histograms to the stored forms: exponential at the canonical scale, linear confidence buckets."""
+
+from __future__ import annotations
+
+import math
+from itertools import chain
+
+import numpy as np
+import pyarrow as pa
+
+from .schema import CANONICAL_SCALE, CONFIDENCE_WIDTH
+
+__all__ = ["HIST_ARROW_TYPE", "delta_of", "hist_array", "prepare_latency", "prepare_linear"]
+
+HIST_ARROW_TYPE = pa.struct([
+    ("scale", pa.int32()), ("width", pa.float64()), ("idx0", pa.int32()), ("counts", pa.list_(pa.int64())),
+    ("zero_count", pa.int64()), ("count", pa.int64()), ("sum", pa.float64()), ("min", pa.float64()),
+    ("max", pa.float64()), ("unit", pa.float64()),
+])
+_AGENT_CONFIDENCE_BOUNDS = tuple(round(i * CONFIDENCE_WIDTH, 3) for i in range(1, 200))
+
+
+def _canonical_index(value: float) -> int:
+    """The canonical-scale bucket index of a positive value."""
+    return math.ceil(math.log2(value) * (1 << CANONICAL_SCALE)) - 1
+
+
+def _upscale(scale: int, offset: int, counts: list[int]) -> tuple[int, list[int]]:
+    """Split each bucket of a coarser scale evenly into 2^d canonical buckets (an approximation)."""
+    d = 1 << (CANONICAL_SCALE - scale)
+    out: list[int] = []
+    for c in counts:
+        q, r = divmod(c, d)
+        out.extend(q + (1 if j < r else 0) for j in range(d))
+    return offset * d, out
+
+
+def _explicit_to_exp(bounds: tuple, counts: list[int], mn: float, mx: float) -> tuple[int, int, list[int]]:
+    """Explicit buckets placed at the canonical bucket of each bucket's (clamped) geometric middle."""
+    zero = 0
+    placed: dict[int, int] = {}
+    n = len(counts)
+    for k, c in enumerate(counts):
+        if not c:
+            continue
+        lo = bounds[k - 1] if k > 0 else -math.inf
+        hi = bounds[k] if k < n - 1 else math.inf
+        if not math.isnan(mn):
+            lo = max(lo, mn)
+        if not math.isnan(mx):
+            hi = min(hi, mx)
+        if hi <= 0:
+            zero += c
+            continue
+        if lo <= 0 or not math.isfinite(lo):
+            lo = hi / 2 if math.isfinite(hi) else 1.0
+        if not math.isfinite(hi):
+            hi = lo * 2
+        j = _canonical_index(math.sqrt(lo * hi))
+        placed[j] = placed.get(j, 0) + c
+    if not placed:
+        return zero, 0, []
+    lo_i, hi_i = min(placed), max(placed)
+    return zero, lo_i, [placed.get(i, 0) for i in range(lo_i, hi_i + 1)]
+
+
+def prepare_latency(hist: tuple) -> tuple:
+    """(scale, offset, counts, zero, count, sum, min, max) with scale ≥ canonical, ready for hist_array."""
+    if hist[0] == "exp":
+        _, scale, offset, counts, zero, count, s, mn, mx = hist
+        if scale < CANONICAL_SCALE:
+            offset, counts = _upscale(scale, offset, counts)
+            scale = CANONICAL_SCALE
+        return scale, offset, counts, zero, count, s, mn, mx
+    _, bounds, counts, count, s, mn, mx = hist
+    zero, offset, dense = _explicit_to_exp(bounds, counts, mn, mx)
+    return CANONICAL_SCALE, offset, dense, zero, count, s, mn, mx
+
+
+def prepare_linear(hist: tuple) -> tuple:
+    """(0, offset, counts, 0, count, sum, min, max) on the 0.005-wide linear grid."""
+    if hist[0] == "explicit":
+        _, bounds, counts, count, s, mn, mx = hist
+        if bounds == _AGENT_CONFIDENCE_BOUNDS:
+            return 0, 0, counts, 0, count, s, mn, mx
+    else:
+        _, scale, offset, exp_counts, zero, count, s, mn, mx = hist
+        base = 2.0 ** (2.0**-scale)
+        bounds = (0.0,) + tuple(base ** (offset + k) for k in range(len(exp_counts) + 1))
+        counts = [zero, 0] + list(exp_counts) + [0]
+    placed: dict[int, int] = {}
+    n = len(counts)
+    for k, c in enumerate(counts):
+        if not c:
+            continue
+        lo = bounds[k - 1] if k > 0 else (mn if not math.isnan(mn) else bounds[0] if bounds else 0.0)
+        hi = bounds[k] if k < n - 1 else (mx if not math.isnan(mx) else lo)
+        mid = (lo + hi) / 2 if math.isfinite(lo) and math.isfinite(hi) else (lo if math.isfinite(lo) else hi)
+        j = math.ceil(mid / CONFIDENCE_WIDTH - 1e-9) - 1
+        placed[j] = placed.get(j, 0) + c
+    if not placed:
+        return 0, 0, [], 0, count, s, mn, mx
+    lo_i, hi_i = min(placed), max(placed)
+    return 0, lo_i, [placed.get(i, 0) for i in range(lo_i, hi_i + 1)], 0, count, s, mn, mx
+
+
+def hist_array(rows: list[tuple], linear: bool, unit: float) -> pa.StructArray:
+    """An Arrow array of `hist` structs from prepared rows (None rows become NULL), vectorized."""
+    n = len(rows)
+    valid = np.fromiter((r is not None for r in rows), dtype=bool, count=n)
+    filled = [r if r is not None else (CANONICAL_SCALE, 0, [], 0, 0, 0.0, math.nan, math.nan) for r in rows]
+    scale = np.fromiter((r[0] for r in filled), dtype=np.int64, count=n)
+    offset = np.fromiter((r[1] for r in filled), dtype=np.int64, count=n)
+    lengths = np.fromiter((len(r[2]) for r in filled), dtype=np.int64, count=n)
+    total = int(lengths.sum())
+    flat = np.fromiter(chain.from_iterable(r[2] for r in filled), dtype=np.int64, count=total)
+    shift = np.zeros(n, dtype=np.int64) if linear else scale - CANONICAL_SCALE
+    pid = np.repeat(np.arange(n), lengths)
+    starts = np.cumsum(lengths) - lengths
+    absidx = offset[pid] + (np.arange(total) - starts[pid])
+    tgt = absidx >> shift[pid]
+    if total:
+        change = np.empty(total, dtype=bool)
+        change[0] = True
+        change[1:] = (pid[1:] != pid[:-1]) | (tgt[1:] != tgt[:-1])
+        seg = np.flatnonzero(change)
+        seg_sum = np.add.reduceat(flat, seg)
+        seg_pid, seg_tgt = pid[seg], tgt[seg]
+        nz = seg_sum > 0
+        pos = np.arange(len(seg))
+        first = np.full(n, np.iinfo(np.int64).max)
+        last = np.full(n, -1)
+        np.minimum.at(first, seg_pid[nz], pos[nz])
+        np.maximum.at(last, seg_pid[nz], pos[nz])
+        keep = (pos >= first[seg_pid]) & (pos <= last[seg_pid])
+        values = seg_sum[keep]
+        per_point = np.bincount(seg_pid[keep], minlength=n)
+        idx0 = np.zeros(n, dtype=np.int64)
+        has = last >= 0
+        idx0[has] = seg_tgt[first[has]]
+    else:
+        values = np.zeros(0, dtype=np.int64)
+        per_point = np.zeros(n, dtype=np.int64)
+        idx0 = np.zeros(n, dtype=np.int64)
+        has = np.zeros(n, dtype=bool)
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(per_point, out=offsets[1:])
+    counts = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.int64()))
+    zero = np.fromiter((r[3] for r in filled), dtype=np.int64, count=n)
+    count = np.fromiter((r[4] for r in filled), dtype=np.int64, count=n)
+    sums = np.fromiter((r[5] for r in filled), dtype=np.float64, count=n)
+    mn = np.fromiter((r[6] for r in filled), dtype=np.float64, count=n)
+    mx = np.fromiter((r[7] for r in filled), dtype=np.float64, count=n)
+    if linear:
+        width = np.full(n, CONFIDENCE_WIDTH)
+        out_scale = np.zeros(n, dtype=np.int32)
+        lo_b = idx0 * CONFIDENCE_WIDTH
+        hi_b = (idx0 + per_point) * CONFIDENCE_WIDTH
+    else:
+        width = np.zeros(n)
+        out_scale = np.full(n, CANONICAL_SCALE, dtype=np.int32)
+        lo_b = np.where(zero > 0, 0.0, np.exp2(idx0 / (1 << CANONICAL_SCALE)))
+        hi_b = np.exp2((idx0 + per_point) / (1 << CANONICAL_SCALE))
+    # Unknown min/max: the edges of the occupied buckets.
+    mn = np.where(np.isnan(mn) & has, lo_b, mn)
+    mx = np.where(np.isnan(mx) & has, hi_b, mx)
+    mn = np.where(np.isnan(mn), 0.0, mn)
+    mx = np.where(np.isnan(mx), 0.0, mx)
+    sums = np.where(np.isnan(sums), 0.0, sums)
+    arrays = [pa.array(out_scale), pa.array(width), pa.array(idx0.astype(np.int32)), counts, pa.array(zero),
+              pa.array(count), pa.array(sums), pa.array(mn), pa.array(mx), pa.array(np.full(n, unit))]
+    return pa.StructArray.from_arrays(arrays, fields=list(HIST_ARROW_TYPE), mask=pa.array(~valid))
+
+
+def _exp_down(scale: int, offset: int, counts: list[int], to: int) -> tuple[int, list[int]]:
+    shift = scale - to
+    out: dict[int, int] = {}
+    for k, c in enumerate(counts):
+        j = (offset + k) >> shift
+        out[j] = out.get(j, 0) + c
+    if not out:
+        return 0, []
+    lo, hi = min(out), max(out)
+    return lo, [out.get(i, 0) for i in range(lo, hi + 1)]
+
+
+def delta_of(cur: tuple, prev: tuple) -> tuple | None:
+    """cur - prev for two cumulative histograms of one series, or None when it is a reset."""
+    if cur[0] != prev[0]:
+        return None
+    if cur[0] == "explicit":
+        _, bounds, counts, count, s, mn, mx = cur
+        _, pbounds, pcounts, pcount, ps, _, _ = prev
+        if bounds != pbounds or len(counts) != len(pcounts) or count < pcount:
+            return None
+        diff = [a - b for a, b in zip(counts, pcounts)]
+        if any(d < 0 for d in diff):
+            return None
+        return ("explicit", bounds, diff, count - pcount, s - ps, math.nan, math.nan)
+    _, scale, offset, counts, zero, count, s, _, _ = cur
+    _, pscale, poffset, pcounts, pzero, pcount, ps, _, _ = prev
+    if count < pcount or zero < pzero:
+        return None
+    to = min(scale, pscale)
+    if scale != to:
+        offset, counts = _exp_down(scale, offset, counts, to)
+    if pscale != to:
+        poffset, pcounts = _exp_down(pscale, poffset, pcounts, to)
+    if not counts:
+        return None if pcounts else ("exp", to, 0, [], zero - pzero, count - pcount, s - ps, math.nan, math.nan)
+    lo = min(offset, poffset) if pcounts else offset
+    hi = max(offset + len(counts), poffset + len(pcounts))
+    diff = [0] * (hi - lo)
+    for k, c in enumerate(counts):
+        diff[offset - lo + k] += c
+    for k, c in enumerate(pcounts):
+        diff[poffset - lo + k] -= c
+    if any(d < 0 for d in diff):
+        return None
+    return ("exp", to, lo, diff, zero - pzero, count - pcount, s - ps, math.nan, math.nan)

@@ -1,0 +1,304 @@
+"""Decode and validate OTLP metrics requests (protobuf or JSON) into flat point records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+__all__ = [
+    "CUMULATIVE",
+    "DELTA",
+    "DecodeFailure",
+    "Decoded",
+    "INFERENCE_METRICS",
+    "decode_json",
+    "decode_protobuf",
+    "decode_request",
+]
+
+DELTA, CUMULATIVE = 1, 2
+DURATION = "inferwatch.inference.duration"
+CONFIDENCE = "inferwatch.inference.confidence"
+INFERENCE_METRICS = (DURATION, CONFIDENCE)
+MAX_ATTR_CHARS = 4096  # longer attribute strings are truncated (documented limit)
+MAX_COUNT = 2**62
+_TARGETS = {"edge", "cloud"}
+
+
+class DecodeFailure(ValueError):
+    """The request body is not a decodable OTLP metrics request (HTTP 400, gRPC INVALID_ARGUMENT)."""
+
+
+@dataclass
+class Decoded:
+    """Flat point records of one request plus what was rejected and why."""
+
+    # (series_id, start_ns, end_ns, temporality, kind 'lat'|'conf', res, model, version, error_type, hist)
+    inference: list[tuple] = field(default_factory=list)
+    # (series_id, start_ns, end_ns, temporality, metric, type, unit, monotonic, res, attrs_json,
+    #  value, hist, quantiles)
+    metrics: list[tuple] = field(default_factory=list)
+    rejected: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def points(self) -> int:
+        """Accepted points."""
+        return len(self.inference) + len(self.metrics)
+
+    def reject(self, n: int, why: str) -> None:
+        """Count n rejected points, keeping the first few reasons."""
+        self.rejected += n
+        if len(self.errors) < 5 and why not in self.errors:
+            self.errors.append(why)
+
+    @property
+    def error_message(self) -> str:
+        """The partial_success error message."""
+        return "; ".join(self.errors)
+
+
+def _value(v: Any) -> Any:
+    kind = v.WhichOneof("value")
+    if kind == "string_value":
+        s = v.string_value
+        return s if len(s) <= MAX_ATTR_CHARS else s[:MAX_ATTR_CHARS]
+    if kind in ("int_value", "bool_value", "double_value"):
+        x = getattr(v, kind)
+        return x if kind != "double_value" or math.isfinite(x) else str(x)
+    if kind == "array_value":
+        return [_value(x) for x in v.array_value.values[:256]]
+    if kind == "kvlist_value":
+        return {kv.key[:MAX_ATTR_CHARS]: _value(kv.value) for kv in v.kvlist_value.values[:256]}
+    if kind == "bytes_value":
+        return v.bytes_value[:MAX_ATTR_CHARS].hex()
+    return None
+
+
+def _attrs(kvs: Any) -> dict[str, Any]:
+    return {kv.key[:MAX_ATTR_CHARS]: _value(kv.value) for kv in kvs}
+
+
+def _series_id(*parts: str) -> int:
+    digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+def _resource(rm: Any) -> tuple[tuple, str]:
+    attrs = _attrs(rm.resource.attributes)
+    service = str(attrs.get("service.name") or "unknown_service")
+    device = str(attrs.get("device.id") or attrs.get("host.name") or "")
+    target = str(attrs.get("inferwatch.target") or "unknown").lower()
+    target = target if target in _TARGETS else "unknown"
+    hardware = str(attrs.get("inferwatch.hardware") or "")
+    resource_json = json.dumps(attrs, sort_keys=True, default=str)
+    return (service, device, target, hardware, resource_json), resource_json
+
+
+def _finite(*xs: float) -> bool:
+    return all(math.isfinite(x) for x in xs)
+
+
+def _exp(dp: Any) -> tuple | str:
+    counts = list(dp.positive.bucket_counts)
+    negative = sum(dp.negative.bucket_counts)
+    total = dp.zero_count + sum(counts) + negative
+    if dp.count >= MAX_COUNT or total != dp.count:
+        return "bucket counts do not add up to count (negative or corrupt counts)"
+    if negative:
+        return "negative values in an exponential histogram are not supported"
+    if not -10 <= dp.scale <= 20:
+        return f"exponential histogram scale {dp.scale} is outside [-10, 20]"
+    mn = dp.min if dp.HasField("min") else math.nan
+    mx = dp.max if dp.HasField("max") else math.nan
+    if not math.isfinite(dp.sum) or math.isinf(mn) or math.isinf(mx):
+        return "NaN or infinite sum, min or max"
+    return ("exp", dp.scale, dp.positive.offset, counts, dp.zero_count, dp.count, dp.sum, mn, mx)
+
+
+def _explicit(dp: Any) -> tuple | str:
+    counts = list(dp.bucket_counts)
+    bounds = tuple(dp.explicit_bounds)
+    if dp.count >= MAX_COUNT or (counts and sum(counts) != dp.count):
+        return "bucket counts do not add up to count (negative or corrupt counts)"
+    if counts and len(counts) != len(bounds) + 1:
+        return "histogram has len(bucket_counts) != len(explicit_bounds) + 1"
+    if not _finite(*bounds) or any(b >= c for b, c in zip(bounds, bounds[1:])):
+        return "explicit bounds must be finite and increasing"
+    mn = dp.min if dp.HasField("min") else math.nan
+    mx = dp.max if dp.HasField("max") else math.nan
+    s = dp.sum if dp.HasField("sum") else math.nan
+    if math.isinf(s) or math.isinf(mn) or math.isinf(mx) or (counts and dp.count and math.isnan(s)
+                                                              and dp.HasField("sum")):
+        return "NaN or infinite sum, min or max"
+    return ("explicit", bounds, counts, dp.count, s, mn, mx)
+
+
+def decode_message(request: ExportMetricsServiceRequest, out: Decoded | None = None) -> Decoded:
+    """Flatten and validate a parsed request; invalid points are counted, never raised."""
+    out = out or Decoded()
+    inference, metrics = out.inference, out.metrics
+    for rm in request.resource_metrics:
+        res, res_json = _resource(rm)
+        for sm in rm.scope_metrics:
+            scope = sm.scope.name
+            for m in sm.metrics:
+                name, unit = m.name, m.unit
+                kind = m.WhichOneof("data")
+                if kind is None:
+                    continue
+                data = getattr(m, kind)
+                points = data.data_points
+                temporality = getattr(data, "aggregation_temporality", DELTA)
+                if kind != "gauge" and temporality not in (DELTA, CUMULATIVE):
+                    out.reject(len(points), f"{name}: aggregation temporality unspecified")
+                    continue
+                if kind == "gauge":
+                    temporality = DELTA
+                inferred = name in INFERENCE_METRICS and kind in ("histogram", "exponential_histogram")
+                for dp in points:
+                    end = dp.time_unix_nano
+                    start = dp.start_time_unix_nano
+                    if end <= 0 or start > end:
+                        out.reject(1, f"{name}: missing time_unix_nano or start after end")
+                        continue
+                    attrs = _attrs(dp.attributes)
+                    if kind == "exponential_histogram":
+                        hist = _exp(dp)
+                    elif kind == "histogram":
+                        hist = _explicit(dp)
+                    else:
+                        hist = None
+                    if isinstance(hist, str):
+                        out.reject(1, f"{name}: {hist}")
+                        continue
+                    attrs_json = json.dumps(attrs, sort_keys=True, default=str)
+                    sid = _series_id(name, scope, res_json, attrs_json)
+                    if inferred:
+                        if unit == "ms":
+                            hist = _to_seconds(hist)
+                        lat = name == DURATION
+                        err = attrs.get("error.type")
+                        inference.append((
+                            sid, start, end, temporality, "lat" if lat else "conf", res,
+                            str(attrs.get("inferwatch.model.name", "")),
+                            str(attrs.get("inferwatch.model.version", "")),
+                            str(err) if err not in (None, "") and lat else None, hist))
+                        continue
+                    value = None
+                    quantiles = None
+                    if kind in ("sum", "gauge"):
+                        which = dp.WhichOneof("value")
+                        if which is None:
+                            out.reject(1, f"{name}: number point without a value")
+                            continue
+                        value = float(getattr(dp, which))
+                        if not math.isfinite(value):
+                            out.reject(1, f"{name}: NaN or infinite value")
+                            continue
+                    elif kind == "summary":
+                        quantiles = [(q.quantile, q.value) for q in dp.quantile_values]
+                        if not _finite(dp.sum, *(v for qv in quantiles for v in qv)) or dp.count >= MAX_COUNT:
+                            out.reject(1, f"{name}: NaN or infinite summary value")
+                            continue
+                        hist = ("summary", dp.count, dp.sum)
+                    monotonic = bool(getattr(data, "is_monotonic", False)) if kind == "sum" else None
+                    metrics.append((sid, start, end, temporality, name, kind, unit, monotonic, res,
+                                    attrs_json, value, hist, quantiles))
+    return out
+
+
+def _to_seconds(hist: tuple) -> tuple:
+    """An explicit histogram in milliseconds expressed in seconds (exponential ones are re-bucketed later)."""
+    if hist[0] == "explicit":
+        _, bounds, counts, count, s, mn, mx = hist
+        return ("explicit", tuple(b / 1000 for b in bounds), counts, count, s / 1000, mn / 1000, mx / 1000)
+    _, scale, offset, counts, zero, count, s, mn, mx = hist
+    base = 2.0 ** (2.0**-scale)
+    bounds = tuple(base ** (offset + k) / 1000 for k in range(len(counts) + 1))
+    return ("explicit", (0.0,) + bounds if zero else bounds,
+            ([zero] if zero else []) + [0] + counts + [0], count, s / 1000, mn / 1000, mx / 1000)
+
+
+def decode_protobuf(body: bytes) -> tuple[ExportMetricsServiceRequest, Decoded]:
+    """Parse a protobuf request body; DecodeFailure when it is not one."""
+    request = ExportMetricsServiceRequest()
+    try:
+        request.ParseFromString(body)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise DecodeFailure(f"cannot decode protobuf ExportMetricsServiceRequest: {exc}") from None
+    return request, decode_message(request)
+
+
+_COUNT_FIELDS = ("count", "zeroCount", "zero_count")
+
+
+def _negative(x: Any) -> bool:
+    try:
+        return int(x) < 0
+    except (TypeError, ValueError):
+        return False
+
+
+def _bad_counts(dp: dict) -> bool:
+    if any(_negative(dp.get(k)) for k in _COUNT_FIELDS):
+        return True
+    for key in ("bucketCounts", "bucket_counts"):
+        if any(_negative(c) for c in dp.get(key) or ()):
+            return True
+    for side in ("positive", "negative"):
+        b = dp.get(side)
+        if isinstance(b, dict) and any(_negative(c) for c in b.get("bucketCounts") or b.get("bucket_counts") or ()):
+            return True
+    return False
+
+
+def _drop_negative_counts(doc: Any, out: Decoded) -> None:
+    """Remove points with negative counts (JSON allows writing them) so the rest of the request survives."""
+    if not isinstance(doc, dict):
+        raise DecodeFailure("OTLP/JSON body must be a JSON object")
+    for rm in doc.get("resourceMetrics") or doc.get("resource_metrics") or []:
+        for sm in (rm or {}).get("scopeMetrics") or (rm or {}).get("scope_metrics") or []:
+            for m in (sm or {}).get("metrics") or []:
+                if not isinstance(m, dict):
+                    continue
+                for kind in ("histogram", "exponentialHistogram", "exponential_histogram", "summary"):
+                    data = m.get(kind)
+                    if isinstance(data, dict):
+                        points = data.get("dataPoints") or data.get("data_points") or []
+                        keep = [p for p in points if not (isinstance(p, dict) and _bad_counts(p))]
+                        if len(keep) != len(points):
+                            out.reject(len(points) - len(keep), f"{m.get('name')}: negative counts")
+                            data["dataPoints" if "dataPoints" in data else "data_points"] = keep
+
+
+def decode_json(body: bytes) -> tuple[ExportMetricsServiceRequest, Decoded]:
+    """Parse an OTLP/JSON body (camelCase, int64 as strings, unknown fields ignored)."""
+    out = Decoded()
+    try:
+        doc = json.loads(body) if body.strip() else {}
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DecodeFailure(f"invalid JSON: {exc}") from None
+    _drop_negative_counts(doc, out)
+    request = ExportMetricsServiceRequest()
+    try:
+        json_format.ParseDict(doc, request, ignore_unknown_fields=True)
+    except (json_format.ParseError, ValueError, TypeError, AttributeError) as exc:
+        raise DecodeFailure(f"invalid OTLP/JSON: {exc}") from None
+    return request, decode_message(request, out)
+
+
+def decode_request(body: bytes, is_json: bool) -> tuple[bytes, Decoded]:
+    """(canonical protobuf bytes for the WAL, decoded points) of a decompressed request body."""
+    if is_json:
+        request, decoded = decode_json(body)
+        return request.SerializeToString(), decoded
+    _, decoded = decode_protobuf(body)
+    return body, decoded

@@ -1,0 +1,214 @@
+"""The Collector: wires the store, write-ahead log and writer; the ingest core HTTP and gRPC share."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .otlp_decode import Decoded, decode_message, decode_request
+from .store import Store
+from .wal import WriteAheadLog
+from .writer import Writer
+
+__all__ = ["Collector", "CollectorSettings", "IngestResult", "Overloaded"]
+
+log = logging.getLogger("inferwatch.collector")
+
+
+class Overloaded(RuntimeError):
+    """The write queue is full: answer 503 with Retry-After (gRPC UNAVAILABLE)."""
+
+    retry_after_s = 2
+
+
+@dataclass
+class CollectorSettings:
+    """Everything the collector can be told (the CLI fills it)."""
+
+    db: str
+    host: str = "127.0.0.1"
+    port: int = 4318
+    grpc_port: int | None = None
+    ingest_token: str | None = None
+    query_token: str | None = None
+    max_request_bytes: int = 16 * 1024 * 1024
+    max_queue_points: int = 500_000
+    batch_points: int = 50_000
+    batch_delay_s: float = 0.25
+    raw_retention_hours: float = 48.0
+    retention_days: float = 30.0
+    maintenance_interval_s: float = 60.0
+    query_timeout_s: float = 30.0
+    query_max_rows: int = 100_000
+    wal_dir: str | None = None
+    fsync: bool = True
+
+
+@dataclass
+class IngestResult:
+    """What one export request came to."""
+
+    accepted: int
+    rejected: int
+    error_message: str
+
+
+class Collector:
+    """Owns the database and the ingest pipeline; servers call ingest_async / ingest_sync."""
+
+    def __init__(self, settings: CollectorSettings, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.started_at = clock()
+        self.store = Store(settings.db)
+        wal_dir = settings.wal_dir or (str(Path(settings.db)) + ".wal.d")
+        self.wal = WriteAheadLog(wal_dir, fsync=settings.fsync)
+        self.writer = Writer(self.store, batch_points=settings.batch_points, max_delay_s=settings.batch_delay_s,
+                             max_queue_points=settings.max_queue_points,
+                             maintenance_interval_s=settings.maintenance_interval_s,
+                             raw_retention_hours=settings.raw_retention_hours,
+                             retention_days=settings.retention_days, clock=clock,
+                             on_committed=self._committed)
+        self.requests = 0
+        self.points_accepted = 0
+        self.points_rejected = 0
+        self.requests_refused = 0  # 503: queue full
+        self.requests_invalid = 0  # 400/413/415
+        self.replayed = 0
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    # ------------------------------------------------------------- lifecycle
+    def start(self) -> Collector:
+        """Replay the WAL (points acknowledged but not yet in the database), then accept new ones."""
+        self.writer.start()
+        for seq, payload in self.wal.replay(self.writer.committed_seq):
+            from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+                ExportMetricsServiceRequest,
+            )
+
+            decoded = decode_message(ExportMetricsServiceRequest.FromString(payload))
+            self.writer.put(seq, decoded)
+            self.replayed += 1
+        self.wal.start()
+        if self.replayed:
+            log.info("inferwatch collector: replayed %d requests from the write-ahead log", self.replayed)
+            self.writer.wait_idle(timeout_s=600)
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting, commit everything acknowledged, checkpoint and close the database."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.wal.close()
+        self.writer.stop()
+        self.wal.release(self.writer.committed_seq)
+        self.store.close()
+
+    def _committed(self, seq: int) -> None:
+        self.wal.release(seq)
+
+    # ------------------------------------------------------------- ingest
+    def _prepare(self, body: bytes, is_json: bool) -> tuple[bytes, Decoded]:
+        payload, decoded = decode_request(body, is_json)
+        cutoff = Store.raw_cutoff(datetime.fromtimestamp(self.clock(), timezone.utc),
+                                  self.settings.raw_retention_hours)
+        oldest = int(cutoff.replace(tzinfo=timezone.utc).timestamp() * 1e9) + 3600 * 10**9
+        old_i = [r for r in decoded.inference if r[1] < oldest and r[2] < oldest]
+        old_m = [r for r in decoded.metrics if r[2] < oldest]
+        if old_i or old_m:
+            decoded.inference = [r for r in decoded.inference if not (r[1] < oldest and r[2] < oldest)]
+            decoded.metrics = [r for r in decoded.metrics if r[2] >= oldest]
+            decoded.reject(len(old_i) + len(old_m), "points older than the raw retention window")
+        return payload, decoded
+
+    def _admit(self, decoded: Decoded) -> None:
+        with self._lock:
+            self.requests += 1
+        if decoded.points and not self.writer.has_room(decoded.points + 0):
+            with self._lock:
+                self.requests_refused += 1
+            raise Overloaded("the collector's write queue is full")
+
+    def _result(self, decoded: Decoded) -> IngestResult:
+        with self._lock:
+            self.points_accepted += decoded.points
+            self.points_rejected += decoded.rejected
+        return IngestResult(decoded.points, decoded.rejected, decoded.error_message)
+
+    async def ingest_async(self, body: bytes, is_json: bool) -> IngestResult:
+        """Decode, validate, append to the WAL and return once durable (raises DecodeFailure/Overloaded)."""
+        payload, decoded = self._prepare(body, is_json)
+        self._admit(decoded)
+        if decoded.points:
+            loop = asyncio.get_running_loop()
+            future = loop.create_future()
+
+            def done(seq: int, item: Decoded) -> None:
+                self.writer.put(seq, item)
+                loop.call_soon_threadsafe(_resolve, future, seq)
+
+            self.wal.submit(payload, decoded, done)
+            await future
+        return self._result(decoded)
+
+    def ingest_sync(self, body: bytes, is_json: bool = False) -> IngestResult:
+        """The blocking form of ingest_async (gRPC handlers run in a thread pool)."""
+        payload, decoded = self._prepare(body, is_json)
+        self._admit(decoded)
+        if decoded.points:
+            self.wal.append(payload, decoded, lambda seq, item: self.writer.put(seq, item))
+        return self._result(decoded)
+
+    # ------------------------------------------------------------- health and metrics
+    def stats(self) -> dict:
+        """The collector's own metrics."""
+        w = self.writer.stats
+        p99 = self.writer.write_latency_p99()
+        return {
+            "uptime_s": round(self.clock() - self.started_at, 3),
+            "requests": self.requests,
+            "requests_refused": self.requests_refused,
+            "requests_invalid": self.requests_invalid,
+            "points_accepted": self.points_accepted,
+            "points_rejected": self.points_rejected,
+            "points_written": w.points_written,
+            "points_duplicate": w.points_duplicate,
+            "points_too_old": w.points_too_old,
+            "batches": w.batches,
+            "write_errors": w.write_errors,
+            "queue_points": self.writer.queued_points,
+            "queue_capacity_points": self.writer.max_queue_points,
+            "write_latency_last_s": round(w.last_write_s, 6),
+            "write_latency_p99_s": None if p99 != p99 else round(p99, 6),
+            "wal_bytes": self.wal.size_bytes(),
+            "wal_fsyncs": self.wal.fsyncs,
+            "wal_replayed_requests": self.replayed,
+            "db_bytes": self.store.size_bytes(),
+            "rollup_runs": w.rollup_runs,
+        }
+
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        """Wait until every acknowledged point is committed to the database (tests, benchmarks)."""
+        deadline = time.monotonic() + timeout_s
+        while self.wal.pending and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return self.writer.wait_idle(max(0.0, deadline - time.monotonic()))
+
+
+def _resolve(future: asyncio.Future, seq: int) -> None:
+    if not future.done():
+        future.set_result(seq)
+
+
+def default_db_path() -> str:
+    """The database path used when none is given."""
+    return os.environ.get("INFERWATCH_DB", "./inferwatch.duckdb")
