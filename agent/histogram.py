@@ -14,7 +14,8 @@ __all__ = [
 ]
 
 MAX_SCALE = 20
-DEFAULT_MAX_BUCKETS = 160
+# 320 keeps scale ≥ 4 (buckets ≤ 4.4% wide, the collector's canonical scale) over 20 octaves.
+DEFAULT_MAX_BUCKETS = 320
 CONFIDENCE_WIDTH = 0.005
 # Explicit bounds of the confidence histogram: 200 buckets of width 0.005 over [0, 1].
 CONFIDENCE_BOUNDS: tuple[float, ...] = tuple(round(i * CONFIDENCE_WIDTH, 3) for i in range(1, 200))

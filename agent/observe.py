@@ -112,12 +112,13 @@ def _wrap(fn: Callable, series: Series, confidence: Callable[[Any], Any] | None)
 class Observer:
     """What `observe(model, version)` returns: a decorator and a reusable context manager."""
 
-    __slots__ = ("_confidence", "_local", "series")
+    __slots__ = ("_confidence", "_local", "_slot", "series")
 
     def __init__(self, series: Series, confidence: Callable[[Any], Any] | None = None) -> None:
         self.series = series
         self._confidence = confidence
-        self._local = threading.local()
+        self._slot: dict[str, Call] = {}  # the common case: one `with` at a time per observe(...) object
+        self._local: threading.local | None = None  # nested or concurrent use of the same object
 
     def __call__(self, fn: Callable) -> Callable:
         if not callable(fn):
@@ -128,16 +129,23 @@ class Observer:
 
     def __enter__(self) -> Call:
         call = Call(perf_counter_ns())
-        stack = getattr(self._local, "stack", None)
+        if self._slot.setdefault("call", call) is call:  # atomic claim of the fast slot
+            return call
+        local = self._local
+        if local is None:
+            local = self._local = threading.local()
+        stack = getattr(local, "stack", None)
         if stack is None:
-            stack = self._local.stack = []
+            stack = local.stack = []
         stack.append(call)
         return call
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         end = perf_counter_ns()
         try:
-            call = self._local.stack.pop()
+            local = self._local
+            stack = getattr(local, "stack", None) if local is not None else None
+            call = stack.pop() if stack else self._slot.pop("call")
             series = self.series
             if exc_type is not None:
                 series.on_error(end - call.t0, exc_type)

@@ -17,7 +17,7 @@ from .config import Config
 from .encode import SELF_COUNTERS, encode_window
 from .memory import MemorySampler
 from .overhead import measure_overhead_ns
-from .series import Registry
+from .series import BUFFER_CAPACITY, Registry
 from .spool import Spool
 from .stats import Stats
 from .transport import Transport, make_transport
@@ -28,6 +28,7 @@ __all__ = ["Runtime"]
 log = logging.getLogger("inferwatch")
 
 FOLD_EVERY_S = 0.25
+FOLD_BUSY_S = 0.02  # while buffers fill fast, fold this often instead
 MEMORY_EVERY_S = 1.0
 MAX_BACKOFF_S = 60.0
 PENDING_WITH_SPOOL = 8  # windows held in memory before they go to disk anyway
@@ -80,14 +81,17 @@ class Runtime:
 
     def _fold_loop(self) -> None:
         last_memory = 0.0
+        busy = False
         self._calibrate()
         while True:
-            self._wake.wait(min(FOLD_EVERY_S, self.config.interval_s / 4))
+            self._wake.wait(min(FOLD_BUSY_S if busy else FOLD_EVERY_S, self.config.interval_s / 4))
             self._wake.clear()
             stopping = self._stop_folding.is_set()
             try:
+                folded = 0
                 for series in self.registry.all():
-                    self._window.fold(series)
+                    folded = max(folded, self._window.fold(series))
+                busy = folded > BUFFER_CAPACITY // 8  # a buffer filled an eighth between two folds
                 mono = time.monotonic()
                 if mono - last_memory >= MEMORY_EVERY_S:
                     last_memory = mono

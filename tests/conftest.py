@@ -26,8 +26,8 @@ def agent():
 
 
 @pytest.fixture
-def configured(agent, receiver, tmp_path):
-    """An Agent configured against the receiver with a short window and a private spool."""
+def configured(receiver, agent, tmp_path):
+    """An Agent configured against the receiver with a private spool (shut down before the receiver)."""
     def make(**overrides):
         kwargs = dict(service="test-app", target="edge", endpoint=receiver.endpoint, device_id="dev-1",
                       hardware="test-hw", interval_s=60.0, spool_dir=tmp_path / "spool")

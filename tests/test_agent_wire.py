@@ -145,12 +145,19 @@ def test_memory_and_self_telemetry_are_exported(configured, receiver):
     assert peak.as_int >= point.max
     calls = receiver.points("inferwatch.agent.calls")[0][2]
     assert calls.as_int == 1
-    names = {m.name for r in receiver.requests for rm in r.resource_metrics for sm in rm.scope_metrics
-             for m in sm.metrics}
-    for name in ("inferwatch.agent.samples.dropped", "inferwatch.agent.windows.spooled",
-                 "inferwatch.agent.spool.size", "inferwatch.agent.export.failures",
-                 "inferwatch.agent.bytes.sent", "inferwatch.agent.overhead"):
-        assert name in names
+    def names(request):
+        return {m.name for rm in request.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+
+    first = names(receiver.requests[0])
+    for name in ("inferwatch.agent.calls", "inferwatch.agent.spool.size", "inferwatch.agent.spool.windows",
+                 "inferwatch.agent.overhead"):
+        assert name in first
+    assert "inferwatch.agent.samples.dropped" not in first  # a counter that did not move is left out
+    assert agent.flush(5)
+    second = names(receiver.requests[1])
+    assert "inferwatch.agent.bytes.sent" in second  # the first window's delivery, counted
+    sent = receiver.points("inferwatch.agent.bytes.sent")[0][2].as_int
+    assert sent == int(receiver.headers[0]["Content-Length"])
     overhead = receiver.points("inferwatch.agent.overhead")[0][2].as_double
     assert 0 < overhead < 1e-3
 
