@@ -20,31 +20,95 @@ def _loopback(host: str) -> bool:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--db", envvar="INFERWATCH_DB", default="./inferwatch.duckdb", show_default=True,
-              help="DuckDB file the collector owns (env INFERWATCH_DB).")
-@click.option("--host", envvar="INFERWATCH_HOST", default="127.0.0.1", show_default=True,
-              help="Address to bind; anything but loopback exposes the collector (use tokens).")
-@click.option("--port", envvar="INFERWATCH_PORT", type=int, default=4318, show_default=True,
-              help="OTLP/HTTP, query and health port.")
-@click.option("--grpc-port", envvar="INFERWATCH_GRPC_PORT", type=int, default=None,
-              help="Also serve OTLP/gRPC on this port (usually 4317).")
-@click.option("--ingest-token", envvar="INFERWATCH_INGEST_TOKEN", default=None,
-              help="Bearer token required on /v1/metrics and gRPC (env INFERWATCH_INGEST_TOKEN).")
-@click.option("--query-token", envvar="INFERWATCH_QUERY_TOKEN", default=None,
-              help="Bearer token required on /v1/query (env INFERWATCH_QUERY_TOKEN).")
-@click.option("--retention-days", envvar="INFERWATCH_RETENTION_DAYS", type=float, default=30.0,
-              show_default=True, help="Keep hourly rollups this long.")
-@click.option("--raw-retention-hours", envvar="INFERWATCH_RAW_RETENTION_HOURS", type=float, default=48.0,
-              show_default=True, help="Keep raw (per-window) points this long; older points are refused.")
-@click.option("--max-request-mb", type=float, default=16.0, show_default=True,
-              help="Largest request accepted, checked before and after decompression (413 beyond).")
-@click.option("--max-queue-points", type=int, default=500_000, show_default=True,
-              help="Write queue bound; beyond it requests get 503 + Retry-After.")
+@click.option(
+    "--db",
+    envvar="INFERWATCH_DB",
+    default="./inferwatch.duckdb",
+    show_default=True,
+    help="DuckDB file the collector owns (env INFERWATCH_DB).",
+)
+@click.option(
+    "--host",
+    envvar="INFERWATCH_HOST",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; anything but loopback exposes the collector (use tokens).",
+)
+@click.option(
+    "--port",
+    envvar="INFERWATCH_PORT",
+    type=int,
+    default=4318,
+    show_default=True,
+    help="OTLP/HTTP, query and health port.",
+)
+@click.option(
+    "--grpc-port",
+    envvar="INFERWATCH_GRPC_PORT",
+    type=int,
+    default=None,
+    help="Also serve OTLP/gRPC on this port (usually 4317).",
+)
+@click.option(
+    "--ingest-token",
+    envvar="INFERWATCH_INGEST_TOKEN",
+    default=None,
+    help="Bearer token required on /v1/metrics and gRPC (env INFERWATCH_INGEST_TOKEN).",
+)
+@click.option(
+    "--query-token",
+    envvar="INFERWATCH_QUERY_TOKEN",
+    default=None,
+    help="Bearer token required on /v1/query (env INFERWATCH_QUERY_TOKEN).",
+)
+@click.option(
+    "--retention-days",
+    envvar="INFERWATCH_RETENTION_DAYS",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Keep hourly rollups this long.",
+)
+@click.option(
+    "--raw-retention-hours",
+    envvar="INFERWATCH_RAW_RETENTION_HOURS",
+    type=float,
+    default=48.0,
+    show_default=True,
+    help="Keep raw (per-window) points this long; older points are refused.",
+)
+@click.option(
+    "--max-request-mb",
+    type=float,
+    default=16.0,
+    show_default=True,
+    help="Largest request accepted, checked before and after decompression (413 beyond).",
+)
+@click.option(
+    "--max-queue-points",
+    type=int,
+    default=500_000,
+    show_default=True,
+    help="Write queue bound; beyond it requests get 503 + Retry-After.",
+)
 @click.option("--query-timeout", type=float, default=30.0, show_default=True, help="Seconds per query.")
 @click.option("--query-max-rows", type=int, default=100_000, show_default=True, help="Rows per query answer.")
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
-def collector(db, host, port, grpc_port, ingest_token, query_token, retention_days, raw_retention_hours,
-              max_request_mb, max_queue_points, query_timeout, query_max_rows, verbose):
+def collector(
+    db,
+    host,
+    port,
+    grpc_port,
+    ingest_token,
+    query_token,
+    retention_days,
+    raw_retention_hours,
+    max_request_mb,
+    max_queue_points,
+    query_timeout,
+    query_max_rows,
+    verbose,
+):
     """Receive OTLP metrics, store inference aggregates in DuckDB, serve read-only SQL.
 
     \b
@@ -60,22 +124,40 @@ def collector(db, host, port, grpc_port, ingest_token, query_token, retention_da
     """
     from .server import CollectorServer
 
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(message)s"
+    )
     if max_request_mb <= 0 or max_queue_points <= 0 or retention_days <= 0 or raw_retention_hours < 2:
         raise click.UsageError("sizes and retention must be positive (--raw-retention-hours at least 2)")
     if not _loopback(host) and not (ingest_token and query_token):
-        click.echo(f"warning: binding {host} without --ingest-token and --query-token lets anyone who can "
-                   "reach it send and read data", err=True)
+        click.echo(
+            f"warning: binding {host} without --ingest-token and --query-token lets anyone who can "
+            "reach it send and read data",
+            err=True,
+        )
     settings = CollectorSettings(
-        db=db, host=host, port=port, grpc_port=grpc_port, ingest_token=ingest_token, query_token=query_token,
-        max_request_bytes=int(max_request_mb * 1024 * 1024), max_queue_points=max_queue_points,
-        raw_retention_hours=raw_retention_hours, retention_days=retention_days,
-        query_timeout_s=query_timeout, query_max_rows=query_max_rows)
-    click.echo(f"inferwatch collector: {db} — OTLP/HTTP http://{host}:{port}/v1/metrics"
-               + (f", OTLP/gRPC {host}:{grpc_port}" if grpc_port else ""), err=True)
+        db=db,
+        host=host,
+        port=port,
+        grpc_port=grpc_port,
+        ingest_token=ingest_token,
+        query_token=query_token,
+        max_request_bytes=int(max_request_mb * 1024 * 1024),
+        max_queue_points=max_queue_points,
+        raw_retention_hours=raw_retention_hours,
+        retention_days=retention_days,
+        query_timeout_s=query_timeout,
+        query_max_rows=query_max_rows,
+    )
+    click.echo(
+        f"inferwatch collector: {db} — OTLP/HTTP http://{host}:{port}/v1/metrics"
+        + (f", OTLP/gRPC {host}:{grpc_port}" if grpc_port else ""),
+        err=True,
+    )
     try:
         CollectorServer(settings).serve()
     except OSError as exc:
-        raise click.ClickException(f"{exc} — is another collector running on this port or database?") from None
+        raise click.ClickException(
+            f"{exc} — is another collector running on this port or database?"
+        ) from None
     click.echo("inferwatch collector: stopped, everything acknowledged is stored", err=True)

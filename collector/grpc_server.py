@@ -38,11 +38,15 @@ class _MetricsService(metrics_service_pb2_grpc.MetricsServiceServicer):
         return response
 
 
-def start_grpc_server(collector: Collector, host: str, port: int, workers: int = 8) -> tuple[grpc.Server, int]:
+def start_grpc_server(
+    collector: Collector, host: str, port: int, workers: int = 8
+) -> tuple[grpc.Server, int]:
     """Start the gRPC server; returns it and the bound port (port 0 picks a free one)."""
     limit = collector.settings.max_request_bytes
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inferwatch-grpc"),
-                         options=[("grpc.max_receive_message_length", limit)])
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inferwatch-grpc"),
+        options=[("grpc.max_receive_message_length", limit)],
+    )
     metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_MetricsService(collector), server)
     bound = server.add_insecure_port(f"{host}:{port}")
     if not bound:

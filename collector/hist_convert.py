@@ -12,11 +12,20 @@ from .schema import CANONICAL_SCALE, CONFIDENCE_WIDTH
 
 __all__ = ["HIST_ARROW_TYPE", "delta_of", "hist_array", "prepare_latency", "prepare_linear"]
 
-HIST_ARROW_TYPE = pa.struct([
-    ("scale", pa.int32()), ("width", pa.float64()), ("idx0", pa.int32()), ("counts", pa.list_(pa.int64())),
-    ("zero_count", pa.int64()), ("count", pa.int64()), ("sum", pa.float64()), ("min", pa.float64()),
-    ("max", pa.float64()), ("unit", pa.float64()),
-])
+HIST_ARROW_TYPE = pa.struct(
+    [
+        ("scale", pa.int32()),
+        ("width", pa.float64()),
+        ("idx0", pa.int32()),
+        ("counts", pa.list_(pa.int64())),
+        ("zero_count", pa.int64()),
+        ("count", pa.int64()),
+        ("sum", pa.float64()),
+        ("min", pa.float64()),
+        ("max", pa.float64()),
+        ("unit", pa.float64()),
+    ]
+)
 _AGENT_CONFIDENCE_BOUNDS = tuple(round(i * CONFIDENCE_WIDTH, 3) for i in range(1, 200))
 
 
@@ -167,8 +176,18 @@ def hist_array(rows: list[tuple], linear: bool, unit: float) -> pa.StructArray:
     mn = np.where(np.isnan(mn), 0.0, mn)
     mx = np.where(np.isnan(mx), 0.0, mx)
     sums = np.where(np.isnan(sums), 0.0, sums)
-    arrays = [pa.array(out_scale), pa.array(width), pa.array(idx0.astype(np.int32)), counts, pa.array(zero),
-              pa.array(count), pa.array(sums), pa.array(mn), pa.array(mx), pa.array(np.full(n, unit))]
+    arrays = [
+        pa.array(out_scale),
+        pa.array(width),
+        pa.array(idx0.astype(np.int32)),
+        counts,
+        pa.array(zero),
+        pa.array(count),
+        pa.array(sums),
+        pa.array(mn),
+        pa.array(mx),
+        pa.array(np.full(n, unit)),
+    ]
     return pa.StructArray.from_arrays(arrays, fields=list(HIST_ARROW_TYPE), mask=pa.array(~valid))
 
 
@@ -207,7 +226,9 @@ def delta_of(cur: tuple, prev: tuple) -> tuple | None:
     if pscale != to:
         poffset, pcounts = _exp_down(pscale, poffset, pcounts, to)
     if not counts:
-        return None if pcounts else ("exp", to, 0, [], zero - pzero, count - pcount, s - ps, math.nan, math.nan)
+        return (
+            None if pcounts else ("exp", to, 0, [], zero - pzero, count - pcount, s - ps, math.nan, math.nan)
+        )
     lo = min(offset, poffset) if pcounts else offset
     hi = max(offset + len(counts), poffset + len(pcounts))
     diff = [0] * (hi - lo)

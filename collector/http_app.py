@@ -72,6 +72,8 @@ def _gunzip(data: bytes, limit: int) -> bytes:
         raise DecodeFailure(f"invalid gzip body: {exc}") from None
     if len(out) > limit or d.unconsumed_tail:
         raise _TooLarge()
+    if not d.eof:
+        raise DecodeFailure("truncated gzip body")
     return out
 
 
@@ -83,16 +85,24 @@ def create_app(collector: Collector) -> Starlette:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         as_json = ctype == JSON
         if not token_ok(settings.ingest_token, request.headers.get("authorization")):
-            return _status(UNAUTHENTICATED, "missing or wrong ingest bearer token", 401, as_json,
-                           {"WWW-Authenticate": "Bearer"})
+            return _status(
+                UNAUTHENTICATED,
+                "missing or wrong ingest bearer token",
+                401,
+                as_json,
+                {"WWW-Authenticate": "Bearer"},
+            )
         if ctype not in (PROTOBUF, JSON):
             collector.requests_invalid += 1
-            return _status(INVALID_ARGUMENT, f"unsupported Content-Type {ctype!r}: use {PROTOBUF} or {JSON}",
-                           415, False)
+            return _status(
+                INVALID_ARGUMENT, f"unsupported Content-Type {ctype!r}: use {PROTOBUF} or {JSON}", 415, False
+            )
         encoding = request.headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("identity", "gzip", ""):
             collector.requests_invalid += 1
-            return _status(INVALID_ARGUMENT, f"unsupported Content-Encoding {encoding!r}: use gzip", 415, as_json)
+            return _status(
+                INVALID_ARGUMENT, f"unsupported Content-Encoding {encoding!r}: use gzip", 415, as_json
+            )
         limit = settings.max_request_bytes
         try:
             body = await _read_body(request, limit)
@@ -101,8 +111,9 @@ def create_app(collector: Collector) -> Starlette:
             result = await collector.ingest_async(body, as_json)
         except _TooLarge:
             collector.requests_invalid += 1
-            return _status(INVALID_ARGUMENT, f"request larger than {limit} bytes (after decompression)",
-                           413, as_json)
+            return _status(
+                INVALID_ARGUMENT, f"request larger than {limit} bytes (after decompression)", 413, as_json
+            )
         except DecodeFailure as exc:
             collector.requests_invalid += 1
             return _status(INVALID_ARGUMENT, str(exc), 400, as_json)
@@ -120,32 +131,45 @@ def create_app(collector: Collector) -> Starlette:
 
     async def query(request: Request) -> Response:
         if not token_ok(settings.query_token, request.headers.get("authorization")):
-            return JSONResponse({"error": "missing or wrong query bearer token"}, 401,
-                                headers={"WWW-Authenticate": "Bearer"})
+            return JSONResponse(
+                {"error": "missing or wrong query bearer token"}, 401, headers={"WWW-Authenticate": "Bearer"}
+            )
         try:
             doc = json.loads(await _read_body(request, 1024 * 1024) or b"{}")
         except (_TooLarge, ValueError):
-            return JSONResponse({"error": 'send a JSON body {"sql": "...", "params": {...}} under 1 MiB'}, 400)
+            return JSONResponse(
+                {"error": 'send a JSON body {"sql": "...", "params": {...}} under 1 MiB'}, 400
+            )
         if not isinstance(doc, dict):
             return JSONResponse({"error": 'send a JSON object {"sql": "...", "params": {...}}'}, 400)
         params = doc.get("params")
         if params is not None and not isinstance(params, dict | list):
             return JSONResponse({"error": '"params" must be an object (named $params) or a list'}, 400)
         try:
-            result = await run_in_threadpool(run_query, collector.store.cursor, doc.get("sql"), params,
-                                             max_rows=settings.query_max_rows, timeout_s=settings.query_timeout_s)
+            result = await run_in_threadpool(
+                run_query,
+                collector.store.cursor,
+                doc.get("sql"),
+                params,
+                max_rows=settings.query_max_rows,
+                timeout_s=settings.query_timeout_s,
+            )
         except QueryError as exc:
             return JSONResponse({"error": str(exc)}, 400)
         accept = request.headers.get("accept", "")
         if "text/csv" in accept:
-            return PlainTextResponse(to_csv(result), media_type="text/csv",
-                                     headers={"X-Truncated": str(result.truncated).lower()})
+            return PlainTextResponse(
+                to_csv(result), media_type="text/csv", headers={"X-Truncated": str(result.truncated).lower()}
+            )
         if ARROW in accept:
             sink = pa.BufferOutputStream()
             with pa.ipc.new_stream(sink, result.table.schema) as w:
                 w.write_table(result.table)
-            return Response(sink.getvalue().to_pybytes(), media_type=ARROW,
-                            headers={"X-Truncated": str(result.truncated).lower()})
+            return Response(
+                sink.getvalue().to_pybytes(),
+                media_type=ARROW,
+                headers={"X-Truncated": str(result.truncated).lower()},
+            )
         return JSONResponse(to_json_document(result))
 
     async def healthz(request: Request) -> Response:

@@ -135,8 +135,12 @@ def _explicit(dp: Any) -> tuple | str:
     mn = dp.min if dp.HasField("min") else math.nan
     mx = dp.max if dp.HasField("max") else math.nan
     s = dp.sum if dp.HasField("sum") else math.nan
-    if math.isinf(s) or math.isinf(mn) or math.isinf(mx) or (counts and dp.count and math.isnan(s)
-                                                              and dp.HasField("sum")):
+    if (
+        math.isinf(s)
+        or math.isinf(mn)
+        or math.isinf(mx)
+        or (counts and dp.count and math.isnan(s) and dp.HasField("sum"))
+    ):
         return "NaN or infinite sum, min or max"
     return ("explicit", bounds, counts, dp.count, s, mn, mx)
 
@@ -186,11 +190,20 @@ def decode_message(request: ExportMetricsServiceRequest, out: Decoded | None = N
                             hist = _to_seconds(hist)
                         lat = name == DURATION
                         err = attrs.get("error.type")
-                        inference.append((
-                            sid, start, end, temporality, "lat" if lat else "conf", res,
-                            str(attrs.get("inferwatch.model.name", "")),
-                            str(attrs.get("inferwatch.model.version", "")),
-                            str(err) if err not in (None, "") and lat else None, hist))
+                        inference.append(
+                            (
+                                sid,
+                                start,
+                                end,
+                                temporality,
+                                "lat" if lat else "conf",
+                                res,
+                                str(attrs.get("inferwatch.model.name", "")),
+                                str(attrs.get("inferwatch.model.version", "")),
+                                str(err) if err not in (None, "") and lat else None,
+                                hist,
+                            )
+                        )
                         continue
                     value = None
                     quantiles = None
@@ -210,8 +223,23 @@ def decode_message(request: ExportMetricsServiceRequest, out: Decoded | None = N
                             continue
                         hist = ("summary", dp.count, dp.sum)
                     monotonic = bool(getattr(data, "is_monotonic", False)) if kind == "sum" else None
-                    metrics.append((sid, start, end, temporality, name, kind, unit, monotonic, res,
-                                    attrs_json, value, hist, quantiles))
+                    metrics.append(
+                        (
+                            sid,
+                            start,
+                            end,
+                            temporality,
+                            name,
+                            kind,
+                            unit,
+                            monotonic,
+                            res,
+                            attrs_json,
+                            value,
+                            hist,
+                            quantiles,
+                        )
+                    )
     return out
 
 
@@ -223,8 +251,15 @@ def _to_seconds(hist: tuple) -> tuple:
     _, scale, offset, counts, zero, count, s, mn, mx = hist
     base = 2.0 ** (2.0**-scale)
     bounds = tuple(base ** (offset + k) / 1000 for k in range(len(counts) + 1))
-    return ("explicit", (0.0,) + bounds if zero else bounds,
-            ([zero] if zero else []) + [0] + counts + [0], count, s / 1000, mn / 1000, mx / 1000)
+    return (
+        "explicit",
+        (0.0,) + bounds if zero else bounds,
+        ([zero] if zero else []) + [0] + counts + [0],
+        count,
+        s / 1000,
+        mn / 1000,
+        mx / 1000,
+    )
 
 
 def decode_protobuf(body: bytes) -> tuple[ExportMetricsServiceRequest, Decoded]:
@@ -255,7 +290,9 @@ def _bad_counts(dp: dict) -> bool:
             return True
     for side in ("positive", "negative"):
         b = dp.get(side)
-        if isinstance(b, dict) and any(_negative(c) for c in b.get("bucketCounts") or b.get("bucket_counts") or ()):
+        if isinstance(b, dict) and any(
+            _negative(c) for c in b.get("bucketCounts") or b.get("bucket_counts") or ()
+        ):
             return True
     return False
 
@@ -286,7 +323,10 @@ def decode_json(body: bytes) -> tuple[ExportMetricsServiceRequest, Decoded]:
         doc = json.loads(body) if body.strip() else {}
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DecodeFailure(f"invalid JSON: {exc}") from None
-    _drop_negative_counts(doc, out)
+    try:
+        _drop_negative_counts(doc, out)
+    except (AttributeError, TypeError):
+        pass  # malformed structure: ParseDict below says what is wrong
     request = ExportMetricsServiceRequest()
     try:
         json_format.ParseDict(doc, request, ignore_unknown_fields=True)

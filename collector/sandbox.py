@@ -44,13 +44,20 @@ def _check(cursor: duckdb.DuckDBPyConnection, sql: str) -> None:
         raise QueryError(f"send exactly one SELECT statement (got {len(statements)})")
     kind = statements[0].type
     if kind not in _ALLOWED:
-        raise QueryError(f"only read-only SELECT queries are allowed, not {kind.name} "
-                         "(no DDL/DML, COPY, ATTACH, INSTALL/LOAD, PRAGMA, CALL or SET)")
+        raise QueryError(
+            f"only read-only SELECT queries are allowed, not {kind.name} "
+            "(no DDL/DML, COPY, ATTACH, INSTALL/LOAD, PRAGMA, CALL or SET)"
+        )
 
 
-def run_query(cursor_factory: Callable[[], duckdb.DuckDBPyConnection], sql: str,
-              params: Mapping[str, Any] | list | None = None, *, max_rows: int = 100_000,
-              timeout_s: float = 30.0) -> QueryResult:
+def run_query(
+    cursor_factory: Callable[[], duckdb.DuckDBPyConnection],
+    sql: str,
+    params: Mapping[str, Any] | list | None = None,
+    *,
+    max_rows: int = 100_000,
+    timeout_s: float = 30.0,
+) -> QueryResult:
     """Run one read-only SELECT inside a transaction that is always rolled back."""
     if not isinstance(sql, str) or not sql.strip():
         raise QueryError('the body needs "sql": a SELECT statement as a string')
@@ -82,7 +89,9 @@ def run_query(cursor_factory: Callable[[], duckdb.DuckDBPyConnection], sql: str,
             raise QueryError(f"the query ran longer than the {timeout_s:g} s limit and was stopped") from None
         except duckdb.Error as exc:
             if timed_out.is_set():
-                raise QueryError(f"the query ran longer than the {timeout_s:g} s limit and was stopped") from None
+                raise QueryError(
+                    f"the query ran longer than the {timeout_s:g} s limit and was stopped"
+                ) from None
             raise QueryError(str(exc)) from None
         finally:
             timer.cancel()
@@ -104,7 +113,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, timedelta):
         return value.total_seconds()
     if isinstance(value, Decimal):
-        return float(value)
+        return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, bytes):

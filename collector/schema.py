@@ -14,8 +14,10 @@ CONFIDENCE_WIDTH = 0.005  # confidence buckets: (j*0.005, (j+1)*0.005]
 # (2^(j/2^scale), 2^((j+1)/2^scale)]; linear when width > 0: bucket j covers (j*width, (j+1)*width].
 # zero_count counts values equal to 0 (exponential only). sum/min/max are in the wire unit;
 # quantiles are multiplied by `unit` (1000 for latency: seconds -> milliseconds).
-HIST_TYPE = ("STRUCT(scale INTEGER, width DOUBLE, idx0 INTEGER, counts BIGINT[], zero_count BIGINT, "
-             "count BIGINT, sum DOUBLE, min DOUBLE, max DOUBLE, unit DOUBLE)")
+HIST_TYPE = (
+    "STRUCT(scale INTEGER, width DOUBLE, idx0 INTEGER, counts BIGINT[], zero_count BIGINT, "
+    "count BIGINT, sum DOUBLE, min DOUBLE, max DOUBLE, unit DOUBLE)"
+)
 
 _DIMS = "service, device_id, target, hardware, model, model_version"
 
@@ -240,14 +242,18 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     if current > SCHEMA_VERSION:
         from inferwatch.errors import InferwatchError
 
-        raise InferwatchError(f"the database has schema version {current}, newer than this collector's "
-                              f"{SCHEMA_VERSION} — upgrade inferwatch (`pip install -U 'inferwatch[collector]'`)")
+        raise InferwatchError(
+            f"the database has schema version {current}, newer than this collector's "
+            f"{SCHEMA_VERSION} — upgrade inferwatch (`pip install -U 'inferwatch[collector]'`)"
+        )
     con.execute("BEGIN")
     try:
         con.execute(_TABLES)
         con.execute(_MACROS)
         con.execute(_VIEWS)
-        con.execute("INSERT OR REPLACE INTO collector_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        con.execute(
+            "INSERT OR REPLACE INTO collector_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+        )
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

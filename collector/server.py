@@ -32,11 +32,19 @@ class CollectorServer:
     def _open(self) -> None:
         self.collector = Collector(self.settings).start()
         if self.settings.grpc_port is not None:
-            self.grpc_server, self.grpc_port = start_grpc_server(self.collector, self.settings.host,
-                                                                 self.settings.grpc_port)
-        config = uvicorn.Config(create_app(self.collector), host=self.settings.host, port=self.settings.port,
-                                log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=10, http="h11")
+            self.grpc_server, self.grpc_port = start_grpc_server(
+                self.collector, self.settings.host, self.settings.grpc_port
+            )
+        config = uvicorn.Config(
+            create_app(self.collector),
+            host=self.settings.host,
+            port=self.settings.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=10,
+            http="h11",
+        )
         self._uvicorn = uvicorn.Server(config)
 
     def _close(self) -> None:
@@ -56,8 +64,9 @@ class CollectorServer:
     def start(self, timeout_s: float = 30.0) -> CollectorServer:
         """Serve from a background thread (tests, the demo); returns once the port accepts connections."""
         self._open()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._uvicorn.serve()),
-                                        name="inferwatch-http", daemon=True)
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._uvicorn.serve()), name="inferwatch-http", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while not self._uvicorn.started:

@@ -70,12 +70,17 @@ class Collector:
         self.store = Store(settings.db)
         wal_dir = settings.wal_dir or (str(Path(settings.db)) + ".wal.d")
         self.wal = WriteAheadLog(wal_dir, fsync=settings.fsync)
-        self.writer = Writer(self.store, batch_points=settings.batch_points, max_delay_s=settings.batch_delay_s,
-                             max_queue_points=settings.max_queue_points,
-                             maintenance_interval_s=settings.maintenance_interval_s,
-                             raw_retention_hours=settings.raw_retention_hours,
-                             retention_days=settings.retention_days, clock=clock,
-                             on_committed=self._committed)
+        self.writer = Writer(
+            self.store,
+            batch_points=settings.batch_points,
+            max_delay_s=settings.batch_delay_s,
+            max_queue_points=settings.max_queue_points,
+            maintenance_interval_s=settings.maintenance_interval_s,
+            raw_retention_hours=settings.raw_retention_hours,
+            retention_days=settings.retention_days,
+            clock=clock,
+            on_committed=self._committed,
+        )
         self.requests = 0
         self.points_accepted = 0
         self.points_rejected = 0
@@ -119,8 +124,9 @@ class Collector:
     # ------------------------------------------------------------- ingest
     def _prepare(self, body: bytes, is_json: bool) -> tuple[bytes, Decoded]:
         payload, decoded = decode_request(body, is_json)
-        cutoff = Store.raw_cutoff(datetime.fromtimestamp(self.clock(), timezone.utc),
-                                  self.settings.raw_retention_hours)
+        cutoff = Store.raw_cutoff(
+            datetime.fromtimestamp(self.clock(), timezone.utc), self.settings.raw_retention_hours
+        )
         oldest = int(cutoff.replace(tzinfo=timezone.utc).timestamp() * 1e9) + 3600 * 10**9
         old_i = [r for r in decoded.inference if r[1] < oldest and r[2] < oldest]
         old_m = [r for r in decoded.metrics if r[2] < oldest]

@@ -22,7 +22,9 @@ _DIMS = "service, device_id, target, hardware, model, model_version"
 
 def _dict_column(values: list, index: np.ndarray) -> pa.Array:
     """A dictionary-encoded string column from unique values and per-row indices."""
-    return pa.DictionaryArray.from_arrays(pa.array(index, type=pa.int32()), pa.array(values, type=pa.string()))
+    return pa.DictionaryArray.from_arrays(
+        pa.array(index, type=pa.int32()), pa.array(values, type=pa.string())
+    )
 
 
 class _Interner:
@@ -69,8 +71,14 @@ class Store:
         return {sid: (start, end, pickle.loads(state)) for sid, start, end, state in rows}
 
     # ---------------------------------------------------------------- writes
-    def write(self, inference: list[tuple], metrics: list[tuple], upto_seq: int,
-              cumulative: dict[int, tuple], received_ns: int) -> tuple[int, int]:
+    def write(
+        self,
+        inference: list[tuple],
+        metrics: list[tuple],
+        upto_seq: int,
+        cumulative: dict[int, tuple],
+        received_ns: int,
+    ) -> tuple[int, int]:
         """Insert one batch in one transaction (skipping stored points); returns (inserted, duplicates)."""
         con = self.con
         con.execute("BEGIN")
@@ -78,8 +86,9 @@ class Store:
             inserted = duplicates = 0
             hours: set[int] = set()
             if inference:
-                n, d = self._insert(con, "inference_points", self._inference_table(inference, received_ns),
-                                    inference)
+                n, d = self._insert(
+                    con, "inference_points", self._inference_table(inference, received_ns), inference
+                )
                 inserted += n
                 duplicates += d
                 hours.update(r[1] // _NS_HOUR for r in inference)
@@ -89,17 +98,24 @@ class Store:
                 duplicates += d
                 hours.update(r[1] // _NS_HOUR for r in metrics if r[4] == "inferwatch.process.memory.usage")
             if hours:
-                con.execute("INSERT OR IGNORE INTO rollup_dirty SELECT make_timestamp(unnest(?::BIGINT[]) * "
-                            "3600000000)", [sorted(hours)])
+                con.execute(
+                    "INSERT OR IGNORE INTO rollup_dirty SELECT make_timestamp(unnest(?::BIGINT[]) * "
+                    "3600000000)",
+                    [sorted(hours)],
+                )
             if cumulative:
                 ids = list(cumulative)
-                con.execute("DELETE FROM cumulative_state WHERE series_id IN (SELECT unnest(?::UBIGINT[]))", [ids])
-                table = pa.table({
-                    "series_id": pa.array(ids, type=pa.uint64()),
-                    "start_ns": pa.array([cumulative[i][0] for i in ids], type=pa.int64()),
-                    "end_ns": pa.array([cumulative[i][1] for i in ids], type=pa.int64()),
-                    "state": pa.array([pickle.dumps(cumulative[i][2]) for i in ids], type=pa.binary()),
-                })
+                con.execute(
+                    "DELETE FROM cumulative_state WHERE series_id IN (SELECT unnest(?::UBIGINT[]))", [ids]
+                )
+                table = pa.table(
+                    {
+                        "series_id": pa.array(ids, type=pa.uint64()),
+                        "start_ns": pa.array([cumulative[i][0] for i in ids], type=pa.int64()),
+                        "end_ns": pa.array([cumulative[i][1] for i in ids], type=pa.int64()),
+                        "state": pa.array([pickle.dumps(cumulative[i][2]) for i in ids], type=pa.binary()),
+                    }
+                )
                 con.register("iw_state", table)
                 con.execute("INSERT INTO cumulative_state SELECT * FROM iw_state")
                 con.unregister("iw_state")
@@ -111,7 +127,9 @@ class Store:
         return inserted, duplicates
 
     @staticmethod
-    def _insert(con: duckdb.DuckDBPyConnection, table: str, batch: pa.Table, rows: list[tuple]) -> tuple[int, int]:
+    def _insert(
+        con: duckdb.DuckDBPyConnection, table: str, batch: pa.Table, rows: list[tuple]
+    ) -> tuple[int, int]:
         keys = np.empty(len(rows), dtype=[("s", "<u8"), ("a", "<i8"), ("b", "<i8")])
         keys["s"] = np.fromiter((r[0] for r in rows), dtype=np.uint64, count=len(rows))
         keys["a"] = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
@@ -126,7 +144,8 @@ class Store:
             n = con.execute(
                 f"INSERT INTO {table} SELECT b.* FROM iw_batch b WHERE NOT EXISTS (SELECT 1 FROM {table} t "
                 f"WHERE t.end_ns BETWEEN {lo} AND {hi} AND t.series_id = b.series_id "
-                f"AND t.start_ns = b.start_ns AND t.end_ns = b.end_ns)").fetchone()[0]
+                f"AND t.start_ns = b.start_ns AND t.end_ns = b.end_ns)"
+            ).fetchone()[0]
         finally:
             con.unregister("iw_batch")
         return int(n), len(rows) - int(n)
@@ -153,7 +172,9 @@ class Store:
         is_lat = np.fromiter((r[4] == "lat" for r in rows), dtype=bool, count=n)
         lat = [prepare_latency(r[9]) if r[4] == "lat" else None for r in rows]
         conf = [prepare_linear(r[9]) if r[4] == "conf" else None for r in rows]
-        counts = np.fromiter((r[9][5] if r[9][0] == "exp" else r[9][3] for r in rows), dtype=np.int64, count=n)
+        counts = np.fromiter(
+            (r[9][5] if r[9][0] == "exp" else r[9][3] for r in rows), dtype=np.int64, count=n
+        )
         calls = np.where(is_lat, counts, 0)
         has_err = np.fromiter((r[8] is not None for r in rows), dtype=bool, count=n)
         resources = res.values
@@ -169,7 +190,8 @@ class Store:
             "model_version": _dict_column([v[1] for v in labels.values], lab_idx),
             "error_type": pa.DictionaryArray.from_arrays(
                 pa.array(lab_idx, type=pa.int32(), mask=~has_err),
-                pa.array([v[2] or "" for v in labels.values], type=pa.string())),
+                pa.array([v[2] or "" for v in labels.values], type=pa.string()),
+            ),
             "calls": pa.array(calls),
             "errors": pa.array(np.where(has_err & is_lat, counts, 0)),
             "latency_hist": hist_array(lat, linear=False, unit=1000.0),
@@ -190,8 +212,14 @@ class Store:
         value = np.fromiter((math.nan if r[10] is None else r[10] for r in rows), dtype=np.float64, count=n)
         hists = [r[11] if r[11] is not None and r[11][0] != "summary" else None for r in rows]
         exp_rows = [prepare_latency(h) if h is not None and h[0] == "exp" else None for h in hists]
-        count = np.fromiter((0 if h is None else (h[5] if h[0] == "exp" else h[3] if h[0] == "explicit" else h[1])
-                             for h in (r[11] for r in rows)), dtype=np.int64, count=n)
+        count = np.fromiter(
+            (
+                0 if h is None else (h[5] if h[0] == "exp" else h[3] if h[0] == "explicit" else h[1])
+                for h in (r[11] for r in rows)
+            ),
+            dtype=np.int64,
+            count=n,
+        )
         has_hist = np.fromiter((r[11] is not None for r in rows), dtype=bool, count=n)
 
         def field(pos_exp: int, pos_exp_other: int, pos_summary: int | None) -> np.ndarray:
@@ -203,6 +231,7 @@ class Store:
                 if h[0] == "explicit":
                     return h[pos_exp_other]
                 return h[pos_summary] if pos_summary is not None else math.nan
+
             return np.fromiter((get(r[11]) for r in rows), dtype=np.float64, count=n)
 
         sums, mins, maxs = field(6, 4, 2), field(7, 5, None), field(8, 6, None)
@@ -229,11 +258,17 @@ class Store:
             "min": pa.array(mins, mask=np.isnan(mins)),
             "max": pa.array(maxs, mask=np.isnan(maxs)),
             "hist": hist_array(exp_rows, linear=False, unit=1.0),
-            "explicit_bounds": pa.array([list(h[1]) if h else None for h in explicit], type=pa.list_(pa.float64())),
+            "explicit_bounds": pa.array(
+                [list(h[1]) if h else None for h in explicit], type=pa.list_(pa.float64())
+            ),
             "bucket_counts": pa.array([h[2] if h else None for h in explicit], type=pa.list_(pa.int64())),
-            "quantiles": pa.array([[{"quantile": q, "value": v} for q, v in r[12]] if r[12] is not None else None
-                                   for r in rows],
-                                  type=pa.list_(pa.struct([("quantile", pa.float64()), ("value", pa.float64())]))),
+            "quantiles": pa.array(
+                [
+                    [{"quantile": q, "value": v} for q, v in r[12]] if r[12] is not None else None
+                    for r in rows
+                ],
+                type=pa.list_(pa.struct([("quantile", pa.float64()), ("value", pa.float64())])),
+            ),
             "received_at": pa.array(np.full(n, received_ns // 1000), type=pa.timestamp("us")),
         }
         return pa.table(out)
@@ -247,7 +282,9 @@ class Store:
             return 0
         con.execute("BEGIN")
         try:
-            con.execute("CREATE OR REPLACE TEMP TABLE iw_hours AS SELECT unnest(?::TIMESTAMP[]) AS hour", [hours])
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE iw_hours AS SELECT unnest(?::TIMESTAMP[]) AS hour", [hours]
+            )
             con.execute("DELETE FROM inference_rollup_1h WHERE window_start IN (SELECT hour FROM iw_hours)")
             con.execute(f"""
                 INSERT INTO inference_rollup_1h
@@ -270,7 +307,8 @@ class Store:
                     GROUP BY ALL
                 )
                 SELECT agg.hour, agg.hour + INTERVAL 1 HOUR, agg.service, agg.device_id, agg.target,
-                       agg.hardware, agg.model, agg.model_version, calls, errors, latency_hist, confidence_hist,
+                       agg.hardware, agg.model, agg.model_version, calls, errors,
+                       latency_hist, confidence_hist,
                        mem.s, mem.c, mem.m, windows
                 FROM agg LEFT JOIN mem ON mem.hour = agg.hour AND mem.service IS NOT DISTINCT FROM agg.service
                     AND mem.device_id IS NOT DISTINCT FROM agg.device_id""")
@@ -291,7 +329,9 @@ class Store:
         try:
             a = con.execute("DELETE FROM inference_points WHERE window_start < ?", [raw_cut]).fetchone()[0]
             a += con.execute("DELETE FROM metric_points WHERE time < ?", [raw_cut]).fetchone()[0]
-            b = con.execute("DELETE FROM inference_rollup_1h WHERE window_start < ?", [roll_cut]).fetchone()[0]
+            b = con.execute("DELETE FROM inference_rollup_1h WHERE window_start < ?", [roll_cut]).fetchone()[
+                0
+            ]
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -335,5 +375,3 @@ class Store:
         for t in ("inference_points", "metric_points", "inference_rollup_1h"):
             out[t] = int(self.con.cursor().execute(f"SELECT count(*) FROM {t}").fetchone()[0])
         return out
-
-

@@ -37,7 +37,7 @@ def _read_segment(path: Path) -> Iterator[tuple[int, bytes, int]]:
         end = pos + _HEADER.size + length
         if end > len(data):
             return
-        payload = data[pos + _HEADER.size:end]
+        payload = data[pos + _HEADER.size : end]
         if zlib.crc32(payload, zlib.crc32(struct.pack("<Q", seq))) != crc:
             return
         yield seq, payload, end
@@ -47,8 +47,9 @@ def _read_segment(path: Path) -> Iterator[tuple[int, bytes, int]]:
 class WriteAheadLog:
     """Appends are made durable by one committer thread that fsyncs once per group of appends."""
 
-    def __init__(self, directory: str | os.PathLike, segment_bytes: int = _SEGMENT_BYTES,
-                 fsync: bool = True) -> None:
+    def __init__(
+        self, directory: str | os.PathLike, segment_bytes: int = _SEGMENT_BYTES, fsync: bool = True
+    ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.segment_bytes = segment_bytes
@@ -168,7 +169,11 @@ class WriteAheadLog:
         segments = _segments(self.directory)
         removed = 0
         for (_, path), (next_first, _) in zip(segments, segments[1:]):
-            if next_first - 1 <= upto_seq and self._file is not None and path.name != Path(self._file.name).name:
+            if (
+                next_first - 1 <= upto_seq
+                and self._file is not None
+                and path.name != Path(self._file.name).name
+            ):
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed

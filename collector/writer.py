@@ -38,11 +38,19 @@ class WriterStats:
 class Writer:
     """One thread owns all writes; items arrive already durable in the WAL, in sequence order."""
 
-    def __init__(self, store: Store, *, batch_points: int = 50_000, max_delay_s: float = 0.25,
-                 max_queue_points: int = 500_000, maintenance_interval_s: float = 60.0,
-                 raw_retention_hours: float = 48.0, retention_days: float = 30.0,
-                 clock: Callable[[], float] = time.time,
-                 on_committed: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        batch_points: int = 50_000,
+        max_delay_s: float = 0.25,
+        max_queue_points: int = 500_000,
+        maintenance_interval_s: float = 60.0,
+        raw_retention_hours: float = 48.0,
+        retention_days: float = 30.0,
+        clock: Callable[[], float] = time.time,
+        on_committed: Callable[[int], None] | None = None,
+    ) -> None:
         self.store = store
         self.batch_points = batch_points
         self.max_delay_s = max_delay_s
@@ -64,6 +72,8 @@ class Writer:
         self._idle = threading.Condition()
         self._maintenance_due = time.monotonic() + maintenance_interval_s
         self._maintenance_now = threading.Event()
+        self._resumed = threading.Event()
+        self._resumed.set()
 
     # ------------------------------------------------------------- producer side
     @property
@@ -93,6 +103,14 @@ class Writer:
                 self._idle.wait(left)
         return True
 
+    def pause(self) -> None:
+        """Hold writes (e.g. while copying the database file); requests queue up to the bound."""
+        self._resumed.clear()
+
+    def resume(self) -> None:
+        """Continue writing after pause()."""
+        self._resumed.set()
+
     def request_maintenance(self) -> None:
         """Run rollups and retention at the next opportunity."""
         self._maintenance_now.set()
@@ -108,6 +126,7 @@ class Writer:
     def stop(self) -> None:
         """Write everything queued, then stop."""
         self._stop.set()
+        self._resumed.set()
         self._queue.put(None)
         if self._thread is not None:
             self._thread.join()
@@ -136,6 +155,7 @@ class Writer:
                     batch.append(item)
                     points += item[1].points
             if batch:
+                self._resumed.wait()
                 self._write(batch, points)
             if self._maintenance_now.is_set() or time.monotonic() >= self._maintenance_due:
                 self._maintenance_now.clear()
@@ -145,7 +165,9 @@ class Writer:
 
     def _write(self, batch: list[tuple[int, Decoded]], points: int) -> None:
         now_ns = int(self.clock() * 1e9)
-        cutoff = Store.raw_cutoff(datetime.fromtimestamp(self.clock(), timezone.utc), self.raw_retention_hours)
+        cutoff = Store.raw_cutoff(
+            datetime.fromtimestamp(self.clock(), timezone.utc), self.raw_retention_hours
+        )
         oldest_ns = int(cutoff.replace(tzinfo=timezone.utc).timestamp() * 1e9) + 3600 * 10**9
         inference: list[tuple] = []
         metrics: list[tuple] = []

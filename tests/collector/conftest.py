@@ -32,8 +32,14 @@ class RunningCollector:
     def grpc_target(self) -> str:
         return f"127.0.0.1:{self.server.grpc_port}"
 
-    def post_metrics(self, body: bytes, content_type: str = "application/x-protobuf", gzip_body: bool = False,
-                     token: str | None = None, headers: dict | None = None) -> requests.Response:
+    def post_metrics(
+        self,
+        body: bytes,
+        content_type: str = "application/x-protobuf",
+        gzip_body: bool = False,
+        token: str | None = None,
+        headers: dict | None = None,
+    ) -> requests.Response:
         h = {"Content-Type": content_type, **(headers or {})}
         if gzip_body:
             body = gzip.compress(body)
@@ -42,13 +48,15 @@ class RunningCollector:
             h["Authorization"] = f"Bearer {token}"
         return self.session.post(self.url + "/v1/metrics", data=body, headers=h, timeout=30)
 
-    def query(self, sql: str, params: dict | None = None, token: str | None = None,
-              accept: str | None = None) -> requests.Response:
+    def query(
+        self, sql: str, params: dict | None = None, token: str | None = None, accept: str | None = None
+    ) -> requests.Response:
         h = {"Authorization": f"Bearer {token}"} if token else {}
         if accept:
             h["Accept"] = accept
-        return self.session.post(self.url + "/v1/query", json={"sql": sql, "params": params or {}}, headers=h,
-                                 timeout=60)
+        return self.session.post(
+            self.url + "/v1/query", json={"sql": sql, "params": params or {}}, headers=h, timeout=60
+        )
 
     def rows(self, sql: str, params: dict | None = None) -> list[list]:
         """Flush, then run a query through the HTTP API and return its rows."""
@@ -67,8 +75,14 @@ def make_collector(tmp_path):
     started: list[CollectorServer] = []
 
     def make(**overrides) -> RunningCollector:
-        kwargs = dict(db=str(tmp_path / "iw.duckdb"), host="127.0.0.1", port=free_port(), grpc_port=0,
-                      batch_delay_s=0.02, maintenance_interval_s=3600.0)
+        kwargs = dict(
+            db=str(tmp_path / "iw.duckdb"),
+            host="127.0.0.1",
+            port=free_port(),
+            grpc_port=0,
+            batch_delay_s=0.02,
+            maintenance_interval_s=3600.0,
+        )
         kwargs.update(overrides)
         settings = CollectorSettings(**kwargs)
         server = CollectorServer(settings).start()

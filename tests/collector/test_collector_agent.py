@@ -7,8 +7,15 @@ import inferwatch
 
 def test_agent_calls_are_stored_exactly_and_quantiles_are_queryable(collector, tmp_path):
     agent = inferwatch.Agent()
-    agent.configure(service="digits-app", target="edge", endpoint=collector.url, interval_s=60.0,
-                    spool_dir=tmp_path / "spool", device_id="pi-1", hardware="raspberry-pi-5")
+    agent.configure(
+        service="digits-app",
+        target="edge",
+        endpoint=collector.url,
+        interval_s=60.0,
+        spool_dir=tmp_path / "spool",
+        device_id="pi-1",
+        hardware="raspberry-pi-5",
+    )
     obs = agent.observe("digits", "1.0")
 
     @obs
@@ -29,7 +36,8 @@ def test_agent_calls_are_stored_exactly_and_quantiles_are_queryable(collector, t
     rows = collector.rows(
         "SELECT sum(calls), sum(errors), hist_quantile(list(latency_hist), 0.5), "
         "any_value(target), any_value(hardware), any_value(device_id) FROM inference_windows "
-        "WHERE model = 'digits' AND model_version = '1.0'")
+        "WHERE model = 'digits' AND model_version = '1.0'"
+    )
     calls, errors, p50, target, hardware, device = rows[0]
     assert calls == 700
     assert errors == 50
