@@ -19,13 +19,15 @@ WHERE ($since IS NULL OR window_start >= CAST($since AS TIMESTAMP))
   AND ($until IS NULL OR window_start < CAST($until AS TIMESTAMP))
 ORDER BY day
 """
-_DAY = """
+_PAGE = """
 SELECT * FROM inference_windows
 WHERE window_start >= CAST($day AS DATE) AND window_start < CAST($day AS DATE) + INTERVAL 1 DAY
   AND ($since IS NULL OR window_start >= CAST($since AS TIMESTAMP))
   AND ($until IS NULL OR window_start < CAST($until AS TIMESTAMP))
-ORDER BY window_start
+ORDER BY window_start, service, device_id, target, hardware, model, model_version
+LIMIT $limit OFFSET $offset
 """
+PAGE_ROWS = 50_000  # below the collector's default row limit per answer
 
 
 def export_parquet(source: Source, directory: str | os.PathLike, *, since: str | None = None,
@@ -39,14 +41,23 @@ def export_parquet(source: Source, directory: str | os.PathLike, *, since: str |
     root = Path(directory)
     rows = files = 0
     for n, day in enumerate(days, 1):
-        table = source.arrow(_DAY, {**bounds, "day": day})
-        if table.num_rows == 0:
-            continue
         target = root / f"date={day}"
-        target.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, target / "part-0.parquet", compression="zstd")
-        rows += table.num_rows
-        files += 1
+        writer, day_rows, offset = None, 0, 0
+        while True:
+            table = source.arrow(_PAGE, {**bounds, "day": day, "limit": PAGE_ROWS, "offset": offset})
+            if table.num_rows:
+                if writer is None:
+                    target.mkdir(parents=True, exist_ok=True)
+                    writer = pq.ParquetWriter(target / "part-0.parquet", table.schema, compression="zstd")
+                writer.write_table(table)
+                day_rows += table.num_rows
+            if table.num_rows < PAGE_ROWS:
+                break
+            offset += PAGE_ROWS
+        if writer is not None:
+            writer.close()
+            rows += day_rows
+            files += 1
         if progress:
-            progress(f"[{n}/{len(days)}] date={day}: {table.num_rows} windows")
+            progress(f"[{n}/{len(days)}] date={day}: {day_rows} windows")
     return {"rows": rows, "files": files, "days": len(days)}

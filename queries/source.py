@@ -131,7 +131,7 @@ class DuckDBSource:
 
     def arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
         """Run SQL on the file and get an Arrow table."""
-        return self._run(sql, params, lambda result: result.arrow())
+        return self._run(sql, params, lambda result: result.to_arrow_table())
 
     def close(self) -> None:
         self._con.close()
