@@ -215,8 +215,8 @@ def delta_of(cur: tuple, prev: tuple) -> tuple | None:
         diff = [a - b for a, b in zip(counts, pcounts)]
         if any(d < 0 for d in diff):
             return None
-        return ("explicit", bounds, diff, count - pcount, s - ps, math.nan, math.nan)
-    _, scale, offset, counts, zero, count, s, _, _ = cur
+        return ("explicit", bounds, diff, count - pcount, s - ps, mn, mx)  # run-wide min/max: valid bounds
+    _, scale, offset, counts, zero, count, s, mn, mx = cur
     _, pscale, poffset, pcounts, pzero, pcount, ps, _, _ = prev
     if count < pcount or zero < pzero:
         return None
@@ -226,9 +226,7 @@ def delta_of(cur: tuple, prev: tuple) -> tuple | None:
     if pscale != to:
         poffset, pcounts = _exp_down(pscale, poffset, pcounts, to)
     if not counts:
-        return (
-            None if pcounts else ("exp", to, 0, [], zero - pzero, count - pcount, s - ps, math.nan, math.nan)
-        )
+        return None if pcounts else ("exp", to, 0, [], zero - pzero, count - pcount, s - ps, mn, mx)
     lo = min(offset, poffset) if pcounts else offset
     hi = max(offset + len(counts), poffset + len(pcounts))
     diff = [0] * (hi - lo)
@@ -238,4 +236,4 @@ def delta_of(cur: tuple, prev: tuple) -> tuple | None:
         diff[poffset - lo + k] -= c
     if any(d < 0 for d in diff):
         return None
-    return ("exp", to, lo, diff, zero - pzero, count - pcount, s - ps, math.nan, math.nan)
+    return ("exp", to, lo, diff, zero - pzero, count - pcount, s - ps, mn, mx)

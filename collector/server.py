@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import threading
 import time
 
@@ -28,6 +29,7 @@ class CollectorServer:
         self.grpc_port: int | None = None
         self._uvicorn: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._closed = False
 
     def _open(self) -> None:
         self.collector = Collector(self.settings).start()
@@ -48,6 +50,9 @@ class CollectorServer:
         self._uvicorn = uvicorn.Server(config)
 
     def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         if self.grpc_server is not None:
             self.grpc_server.stop(grace=5).wait()
         if self.collector is not None:
@@ -55,11 +60,17 @@ class CollectorServer:
 
     def serve(self) -> None:
         """Serve until SIGTERM/SIGINT, then commit everything acknowledged and close the database."""
-        self._open()
+        stop = threading.Event()
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
-            self._uvicorn.run()
+            self.start()
+            while not stop.wait(0.5):
+                if not self._thread.is_alive():
+                    raise RuntimeError("the collector's HTTP server stopped unexpectedly")
         finally:
-            self._close()
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def start(self, timeout_s: float = 30.0) -> CollectorServer:
         """Serve from a background thread (tests, the demo); returns once the port accepts connections."""
