@@ -96,19 +96,18 @@ def run_demo(opts: DemoOptions) -> int:
     directory.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "STREAMLIT_SERVER_HEADLESS": "true"}
     py = sys.executable
-    started = time.time()
     rollout_after = opts.rollout_after_s if opts.rollout_after_s is not None else \
         (opts.duration_s / 2 if opts.duration_s else 120.0)
-    rollout_at = started + rollout_after
     rng = random.Random(opts.seed)
-    procs: list[subprocess.Popen] = []
+    procs: list[subprocess.Popen] = []  # services: collector, dashboard
+    fleet: list[subprocess.Popen] = []  # devices and the cloud service: stopped first
     stop = threading.Event()
     relays: dict[str, Relay] = {}
 
-    def spawn(args: list[str], name: str) -> subprocess.Popen:
-        logfile = open(directory / f"{name}.log", "w")
+    def spawn(args: list[str], name: str, group: list[subprocess.Popen] = procs) -> subprocess.Popen:
+        logfile = open(directory / f"{name}.log", "w")  # closed when the process ends
         proc = subprocess.Popen(args, stdout=logfile, stderr=subprocess.STDOUT, env=env)
-        procs.append(proc)
+        group.append(proc)
         return proc
 
     try:
@@ -138,6 +137,8 @@ def run_demo(opts: DemoOptions) -> int:
             except RuntimeError as exc:
                 log(f"dashboard did not start ({exc}); see {directory / 'dashboard.log'}")
 
+        started = time.time()
+        rollout_at = started + rollout_after
         kinds = sorted(HARDWARE_SLOWDOWN)
         canaries = set(rng.sample(range(opts.devices), max(1, opts.devices // 3)))
         for i in range(opts.devices):
@@ -147,12 +148,12 @@ def run_demo(opts: DemoOptions) -> int:
                    "--hardware", kinds[i % len(kinds)], "--endpoint", f"http://127.0.0.1:{relay.port}",
                    "--spool-dir", str(directory / "spool" / device_id), "--models", str(models),
                    "--rate", str(opts.rate), "--interval", str(opts.interval_s),
-                   "--rollout-at", str(rollout_at if i in canaries else 0)], device_id)
+                   "--rollout-at", str(rollout_at if i in canaries else 0)], device_id, fleet)
         cloud_port = _free_port()
         cloud = spawn([py, "-m", "inferwatch.dashboard.demo.cloud", "--port", str(cloud_port),
                        "--endpoint", f"http://127.0.0.1:{opts.collector_port}",
                        "--spool-dir", str(directory / "spool" / "cloud-1"), "--models", str(models),
-                       "--rollout-at", str(rollout_at), "--interval", str(opts.interval_s)], "cloud")
+                       "--rollout-at", str(rollout_at), "--interval", str(opts.interval_s)], "cloud", fleet)
         _wait_http(f"http://127.0.0.1:{cloud_port}/health", 60, cloud)
         threading.Thread(target=_cloud_clients, args=(cloud_port, opts.cloud_rate, stop, images),
                          daemon=True).start()
@@ -169,17 +170,39 @@ def run_demo(opts: DemoOptions) -> int:
         log("stopping: bringing every device back online so spools replay ...")
         for relay in relays.values():
             relay.online()
-        for proc in procs[::-1]:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs[::-1]:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _stop(fleet)  # devices and cloud deliver their last windows while the collector still runs
+        _summary(opts.collector_port)
+        _stop(procs[::-1])
         for relay in relays.values():
             relay.offline()
         log(f"stopped; the data stays in {directory / 'inferwatch.duckdb'}")
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _summary(port: int) -> None:
+    """Print edge vs cloud per version from the collector, as the dashboard shows it."""
+    try:
+        time.sleep(1.0)  # the collector loads acknowledged windows into DuckDB in batches
+        rows = _query(port, "SELECT target, model_version, sum(calls)::BIGINT, "
+                            "round(hist_quantile(list(latency_hist), 0.95), 2), "
+                            "round(hist_mean(list(confidence_hist)), 3) "
+                            "FROM inference_windows GROUP BY ALL ORDER BY ALL")
+    except (OSError, KeyError, ValueError):
+        return
+    log("target  version  calls   p95 ms  confidence")
+    for target, version, calls, p95, confidence in rows:
+        log(f"{target:<7} {version:<8} {calls:>6} {p95:>8} {confidence:>11}")
 
 
 def _supervise(opts: DemoOptions, started: float, relays: dict[str, Relay], rng: random.Random) -> None:
