@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from .catalog import NamedQuery, get_query
+from .catalog import FILTER_CLAUSE, NamedQuery, get_query
 from .params import bind_params
 from .source import Source, connect
 
@@ -32,13 +32,14 @@ def run(name: str, params: dict[str, Any] | None = None, source: Source | None =
 
 
 def render(query: NamedQuery, bound: dict[str, Any]) -> str:
-    """The SQL to run: `{{windows}}` becomes the raw view, or the hourly rollup for long ranges."""
+    """The SQL to run: `{{filters}}` becomes the standard filters, `{{windows}}` the raw view or,
+    for long ranges, the hourly rollup."""
     windows = "inference_windows"
     if query.rollup == "auto" and bound.get("since") and bound.get("until"):
         span = datetime.strptime(bound["until"], _FMT) - datetime.strptime(bound["since"], _FMT)
         if span > timedelta(hours=RAW_HOURS):
             windows = "inference_windows_1h"
-    return query.sql.replace("{{windows}}", windows)
+    return query.sql.replace("{{windows}}", windows).replace("{{filters}}", FILTER_CLAUSE)
 
 
 def sql(text: str, params: dict[str, Any] | None = None, source: Source | None = None) -> pd.DataFrame:

@@ -8,11 +8,28 @@ from importlib import resources
 
 from inferwatch.errors import InferwatchError
 
-from .params import Param, parse_param_line
+from .params import Param, ParamError, parse_param_line
 
-__all__ = ["NamedQuery", "QueryNotFound", "get_query", "list_queries", "parse_query"]
+__all__ = ["FILTER_CLAUSE", "STANDARD_FILTERS", "NamedQuery", "QueryNotFound", "get_query", "list_queries",
+           "parse_query"]
 
 _HEADER = re.compile(r"^--\s*(\w+)\s*:\s*(.*)$")
+
+# `-- filters: standard` declares these parameters, and `{{filters}}` in the SQL becomes FILTER_CLAUSE:
+# the filters every dashboard page and CLI call share.
+STANDARD_FILTERS = (
+    Param("since", "timestamp", "-24h", "Start of the range (ISO time, or relative like -24h, -7d)"),
+    Param("until", "timestamp", "now", "End of the range"),
+    Param("service", "text", "null", "Only this service"),
+    Param("model", "text", "null", "Only this model"),
+    Param("version", "text", "null", "Only this model version"),
+    Param("target", "text", "null", "Only edge or cloud"),
+    Param("hardware", "text", "null", "Only this hardware label"),
+)
+FILTER_CLAUSE = """window_start >= CAST($since AS TIMESTAMP) AND window_start < CAST($until AS TIMESTAMP)
+  AND ($service IS NULL OR service = $service) AND ($model IS NULL OR model = $model)
+  AND ($version IS NULL OR model_version = $version) AND ($target IS NULL OR target = $target)
+  AND ($hardware IS NULL OR hardware = $hardware)"""
 
 
 class QueryNotFound(InferwatchError, KeyError):
@@ -39,7 +56,7 @@ class NamedQuery:
 
 
 def parse_query(name: str, text: str) -> NamedQuery:
-    """Parse a named query file: `-- title:`, `-- description:` and `-- param:` lines, then SQL."""
+    """Parse a named query file: title, description, param, filters and rollup lines, then SQL."""
     title, description, params, rollup = name, [], [], ""
     for line in text.splitlines():
         match = _HEADER.match(line.strip())
@@ -56,6 +73,10 @@ def parse_query(name: str, text: str) -> NamedQuery:
             params.append(parse_param_line(value, name))
         elif key == "rollup":
             rollup = value.lower()
+        elif key == "filters":
+            if value.split()[0].lower() != "standard":
+                raise ParamError(f"query {name!r}: only '-- filters: standard' is known, got {value!r}")
+            params.extend(STANDARD_FILTERS)
     return NamedQuery(name, title, " ".join(description), tuple(params), text, rollup)
 
 

@@ -1,12 +1,6 @@
 -- title: Edge vs cloud
 -- description: Per model, version and target: calls, error rate, p50/p95/p99 latency, confidence mean and p05, memory and throughput.
--- param: since (timestamp, default -24h) Start of the range (ISO time, or relative like -24h, -7d)
--- param: until (timestamp, default now) End of the range
--- param: service (text, default null) Only this service
--- param: model (text, default null) Only this model
--- param: version (text, default null) Only this model version
--- param: target (text, default null) Only edge or cloud
--- param: hardware (text, default null) Only this hardware label
+-- filters: standard (since, until, service, model, version, target, hardware)
 -- rollup: auto
 SELECT model, model_version, target,
        count(DISTINCT device_id) AS devices,
@@ -22,9 +16,6 @@ SELECT model, model_version, target,
        max(memory_rss_max_bytes) AS memory_rss_max_bytes,
        sum(calls) / nullif(epoch(max(window_end)) - epoch(min(window_start)), 0) AS calls_per_s
 FROM {{windows}}
-WHERE window_start >= CAST($since AS TIMESTAMP) AND window_start < CAST($until AS TIMESTAMP)
-  AND ($service IS NULL OR service = $service) AND ($model IS NULL OR model = $model)
-  AND ($version IS NULL OR model_version = $version) AND ($target IS NULL OR target = $target)
-  AND ($hardware IS NULL OR hardware = $hardware)
+WHERE {{filters}}
 GROUP BY ALL
 ORDER BY model, model_version, target;

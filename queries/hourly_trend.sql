@@ -1,12 +1,6 @@
 -- title: Trend over time
 -- description: Calls, error rate, p95 latency and mean confidence per time bucket, target and model.
--- param: since (timestamp, default -24h) Start of the range (ISO time, or relative like -24h, -7d)
--- param: until (timestamp, default now) End of the range
--- param: service (text, default null) Only this service
--- param: model (text, default null) Only this model
--- param: version (text, default null) Only this model version
--- param: target (text, default null) Only edge or cloud
--- param: hardware (text, default null) Only this hardware label
+-- filters: standard (since, until, service, model, version, target, hardware)
 -- param: bucket_minutes (int, default 60) Width of a time bucket in minutes
 -- rollup: auto
 SELECT time_bucket(to_minutes(CAST($bucket_minutes AS BIGINT)), window_start) AS bucket,
@@ -16,9 +10,6 @@ SELECT time_bucket(to_minutes(CAST($bucket_minutes AS BIGINT)), window_start) AS
        hist_quantile(list(latency_hist), 0.95) AS latency_ms_p95,
        hist_mean(list(confidence_hist)) AS confidence_mean
 FROM {{windows}}
-WHERE window_start >= CAST($since AS TIMESTAMP) AND window_start < CAST($until AS TIMESTAMP)
-  AND ($service IS NULL OR service = $service) AND ($model IS NULL OR model = $model)
-  AND ($version IS NULL OR model_version = $version) AND ($target IS NULL OR target = $target)
-  AND ($hardware IS NULL OR hardware = $hardware)
+WHERE {{filters}}
 GROUP BY ALL
 ORDER BY bucket, target, model;

@@ -1,12 +1,6 @@
 -- title: Per-hardware comparison
 -- description: Each target, hardware kind and model: devices, calls, error rate, latency percentiles, confidence and memory.
--- param: since (timestamp, default -24h) Start of the range (ISO time, or relative like -24h, -7d)
--- param: until (timestamp, default now) End of the range
--- param: service (text, default null) Only this service
--- param: model (text, default null) Only this model
--- param: version (text, default null) Only this model version
--- param: target (text, default null) Only edge or cloud
--- param: hardware (text, default null) Only this hardware label
+-- filters: standard (since, until, service, model, version, target, hardware)
 -- rollup: auto
 SELECT target, hardware, model,
        count(DISTINCT device_id) AS devices,
@@ -19,9 +13,6 @@ SELECT target, hardware, model,
        avg(memory_rss_avg_bytes) AS memory_rss_avg_bytes,
        max(memory_rss_max_bytes) AS memory_rss_max_bytes
 FROM {{windows}}
-WHERE window_start >= CAST($since AS TIMESTAMP) AND window_start < CAST($until AS TIMESTAMP)
-  AND ($service IS NULL OR service = $service) AND ($model IS NULL OR model = $model)
-  AND ($version IS NULL OR model_version = $version) AND ($target IS NULL OR target = $target)
-  AND ($hardware IS NULL OR hardware = $hardware)
+WHERE {{filters}}
 GROUP BY ALL
 ORDER BY target, hardware, model;

@@ -1,12 +1,6 @@
 -- title: Version comparison
 -- description: Each model version per target: when it was first and last seen, calls, error rate, latency percentiles, confidence and peak memory.
--- param: since (timestamp, default -24h) Start of the range (ISO time, or relative like -24h, -7d)
--- param: until (timestamp, default now) End of the range
--- param: service (text, default null) Only this service
--- param: model (text, default null) Only this model
--- param: version (text, default null) Only this model version
--- param: target (text, default null) Only edge or cloud
--- param: hardware (text, default null) Only this hardware label
+-- filters: standard (since, until, service, model, version, target, hardware)
 -- rollup: auto
 SELECT model, model_version, target,
        min(window_start) AS first_seen, max(window_end) AS last_seen,
@@ -20,9 +14,6 @@ SELECT model, model_version, target,
        hist_quantile(list(confidence_hist), 0.05) AS confidence_p05,
        max(memory_rss_max_bytes) AS memory_rss_max_bytes
 FROM {{windows}}
-WHERE window_start >= CAST($since AS TIMESTAMP) AND window_start < CAST($until AS TIMESTAMP)
-  AND ($service IS NULL OR service = $service) AND ($model IS NULL OR model = $model)
-  AND ($version IS NULL OR model_version = $version) AND ($target IS NULL OR target = $target)
-  AND ($hardware IS NULL OR hardware = $hardware)
+WHERE {{filters}}
 GROUP BY ALL
 ORDER BY model, model_version, target;
