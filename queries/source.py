@@ -119,7 +119,7 @@ class DuckDBSource:
         try:
             cursor = self._con.cursor()
             try:
-                return fetch(cursor.execute(sql, params or None))
+                return fetch(cursor, sql, params or None)
             finally:
                 cursor.close()
         except self._duckdb.Error as exc:
@@ -127,11 +127,12 @@ class DuckDBSource:
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
         """Run SQL on the file; raise QueryError with DuckDB's message."""
-        return self._run(sql, params, lambda result: result.df())
+        return self._run(sql, params, lambda cursor, text, values: cursor.execute(text, values).df())
 
     def arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
         """Run SQL on the file and get an Arrow table."""
-        return self._run(sql, params, lambda result: result.to_arrow_table())
+        return self._run(sql, params,
+                         lambda cursor, text, values: cursor.sql(text, params=values).to_arrow_table())
 
     def close(self) -> None:
         self._con.close()
