@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
               "Run named queries or SQL against a collector or a DuckDB file."),
     "export": ("inferwatch.queries.cli:export", "collector",
                "Export inference windows to hive-partitioned Parquet."),
+    "dashboard": ("inferwatch.dashboard.cli:dashboard", "dashboard",
+                  "Open the Streamlit dashboard (edge vs cloud, regressions, devices, SQL)."),
     "demo": ("inferwatch.dashboard.demo.cli:demo", "all",
              "Run a live fleet: collector, dashboard, edge devices and a cloud service."),
 }

@@ -1,0 +1,170 @@
+"""Every read the dashboard makes, through `inferwatch.queries`, cached with `st.cache_data(ttl)`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from inferwatch import queries
+from inferwatch.queries.source import DEFAULT_COLLECTOR
+
+__all__ = [
+    "TTL_S",
+    "SourceSettings",
+    "clear",
+    "confidence_buckets",
+    "dimensions",
+    "has_data",
+    "latency_histograms",
+    "online_runs",
+    "run_named",
+    "run_sql",
+    "settings",
+]
+
+TTL_S = 15  # seconds a query answer is reused (auto refresh intervals are longer)
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """Where the dashboard reads: a collector URL or a DuckDB file, and the query token."""
+
+    collector: str | None
+    db: str | None
+    token: str | None
+
+    @property
+    def label(self) -> str:
+        """What to show as the data source."""
+        return self.db or self.collector or DEFAULT_COLLECTOR
+
+
+def settings() -> SourceSettings:
+    """The data source the CLI passed in INFERWATCH_COLLECTOR / INFERWATCH_DB / INFERWATCH_TOKEN."""
+    db = os.environ.get("INFERWATCH_DB") or None
+    collector = None if db else (os.environ.get("INFERWATCH_COLLECTOR") or DEFAULT_COLLECTOR)
+    return SourceSettings(collector, db, os.environ.get("INFERWATCH_TOKEN") or None)
+
+
+@st.cache_resource(show_spinner=False)
+def _source(where: SourceSettings) -> queries.Source:
+    return queries.connect(collector=where.collector, db=where.db, token=where.token)
+
+
+def _frozen(params: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted(params.items()))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _named(where: SourceSettings, name: str, params: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
+    return queries.run(name, dict(params), _source(where))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _sql(where: SourceSettings, text: str, params: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
+    return queries.sql(text, dict(params), _source(where))
+
+
+def run_named(name: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """A named query's answer (None means no filter, as the queries' defaults do)."""
+    return _named(settings(), name, _frozen(params or {}))
+
+
+def run_sql(text: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """The answer of read-only SQL."""
+    return _sql(settings(), text, _frozen(params or {}))
+
+
+def clear() -> None:
+    """Forget cached answers (the Refresh button)."""
+    _named.clear()
+    _sql.clear()
+
+
+def has_data() -> bool:
+    """Whether the store holds any inference data at all (raises DataUnavailable when unreachable)."""
+    frame = run_sql("SELECT (SELECT count(*) FROM (SELECT 1 FROM inference_points LIMIT 1)) + "
+                    "(SELECT count(*) FROM (SELECT 1 FROM inference_rollup_1h LIMIT 1)) AS n")
+    return bool(len(frame) and frame.iloc[0, 0])
+
+
+_WHERE = """window_start >= CAST($since AS TIMESTAMP) AND window_start < CAST($until AS TIMESTAMP)
+  AND ($service IS NULL OR service = $service) AND ($model IS NULL OR model = $model)
+  AND ($version IS NULL OR model_version = $version) AND ($target IS NULL OR target = $target)
+  AND ($hardware IS NULL OR hardware = $hardware)"""
+_FILTERS = ("since", "until", "service", "model", "version", "target", "hardware")
+
+
+def _bind(params: Mapping[str, Any]) -> dict[str, Any]:
+    from inferwatch.queries.params import Param
+
+    stamp = Param("t", "timestamp", None)
+    out = {name: params.get(name) for name in _FILTERS}
+    out["since"] = stamp.convert(out["since"] or "-24h")
+    out["until"] = stamp.convert(out["until"] or "now")
+    return out
+
+
+def dimensions(since: str) -> pd.DataFrame:
+    """Distinct service, target, hardware, model and version seen since `since` (filter choices)."""
+    bound = _bind({"since": since})
+    return run_sql(
+        "SELECT DISTINCT service, target, hardware, model, model_version FROM inference_points "
+        "WHERE window_start >= CAST($since AS TIMESTAMP) UNION "
+        "SELECT DISTINCT service, target, hardware, model, model_version FROM inference_rollup_1h "
+        "WHERE window_start >= CAST($since AS TIMESTAMP) ORDER BY ALL", {"since": bound["since"]})
+
+
+def confidence_buckets(params: Mapping[str, Any]) -> pd.DataFrame:
+    """Per target: confidence bucket lower bound, width and count, from the merged histograms."""
+    return run_sql(f"""
+WITH m AS (
+    SELECT target, hist_merge(list(confidence_hist)) AS h FROM inference_windows
+    WHERE {_WHERE} GROUP BY ALL
+)
+SELECT target, (h.idx0 + k - 1) * h.width AS lower, h.width AS width, h.counts[k] AS count
+FROM m, range(1, len(h.counts) + 1) AS r(k)
+WHERE h IS NOT NULL AND h.counts[k] > 0
+ORDER BY target, lower""", _bind(params))
+
+
+def latency_histograms(params: Mapping[str, Any], by: tuple[str, ...]) -> pd.DataFrame:
+    """One merged latency and confidence histogram (dicts) with calls and errors per group of `by`."""
+    allowed = {"target", "hardware", "model", "model_version", "service"}
+    if not set(by) <= allowed:
+        raise ValueError(f"group by {sorted(set(by) - allowed)} is not allowed")
+    keys = ", ".join(by)
+    return run_sql(f"""
+SELECT {keys}, sum(calls)::BIGINT AS calls, sum(errors)::BIGINT AS errors, count(*) AS windows,
+       hist_merge(list(latency_hist)) AS latency_hist,
+       hist_merge(list(confidence_hist)) AS confidence_hist,
+       list(memory_rss_avg_bytes) AS memory_avg, list(memory_rss_max_bytes) AS memory_max
+FROM inference_windows WHERE {_WHERE}
+GROUP BY {keys} ORDER BY {keys}""", _bind(params))
+
+
+def online_runs(params: Mapping[str, Any]) -> pd.DataFrame:
+    """Per device, the stretches of back-to-back windows (online) in the range; gaps are between them."""
+    bound = _bind(params)
+    return run_sql("""
+WITH w AS (
+    SELECT DISTINCT device_id, target, hardware, window_start, window_end FROM inference_points
+    WHERE window_start >= CAST($since AS TIMESTAMP) AND window_start < CAST($until AS TIMESTAMP)
+      AND ($service IS NULL OR service = $service) AND ($target IS NULL OR target = $target)
+      AND ($hardware IS NULL OR hardware = $hardware)
+), g AS (
+    SELECT *, CASE WHEN window_start > lag(window_end) OVER (PARTITION BY device_id ORDER BY window_start)
+                   THEN 1 ELSE 0 END AS new_run
+    FROM w
+), r AS (
+    SELECT *, sum(new_run) OVER (PARTITION BY device_id ORDER BY window_start) AS run FROM g
+)
+SELECT device_id, any_value(target) AS target, any_value(hardware) AS hardware, run,
+       min(window_start) AS online_from, max(window_end) AS online_until
+FROM r GROUP BY device_id, run ORDER BY device_id, run""",
+                   {k: bound[k] for k in ("since", "until", "service", "target", "hardware")})

@@ -1,0 +1,162 @@
+"""Every page under Streamlit's AppTest: with data, with an empty store, and with no collector."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from .conftest import APP, PAGES_DIR
+
+PAGES = {
+    "fleet": ("Fleet", ["Per target and model"]),
+    "edge_vs_cloud": ("Edge vs cloud", ["Latency", "Errors and confidence", "Memory and throughput", "Cost"]),
+    "devices": ("Devices", ["Online and offline", "Agent health"]),
+    "sql_console": ("SQL", []),
+}
+DATA_PAGES = [p for p in PAGES if p != "sql_console"]
+
+
+def run_page(name: str) -> AppTest:
+    return AppTest.from_file(str(PAGES_DIR / f"{name}.py"), default_timeout=90).run()
+
+
+def texts(elements) -> list[str]:
+    return [str(e.value) for e in elements]
+
+
+def charts(at: AppTest) -> list:
+    return at.get("plotly_chart")
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_with_data_shows_its_sections_and_charts(name, seeded_collector, use_source):
+    use_source(collector=seeded_collector.url)
+    at = run_page(name)
+    title, sections = PAGES[name]
+    assert not at.exception, texts(at.exception)
+    assert texts(at.title) == [title]
+    assert set(sections) <= set(texts(at.subheader))
+    assert charts(at), "every page draws at least one Plotly chart with data"
+    bad = ("query failed", "cannot be read", "No collector")
+    problems = [t for t in texts(at.error) if any(b in t for b in bad)]
+    assert not problems
+
+
+@pytest.mark.parametrize("name", DATA_PAGES)
+@pytest.mark.parametrize("store", ["empty collector", "empty file"])
+def test_empty_store_explains_how_to_send_data(name, store, empty_collector, empty_db, use_source):
+    use_source(collector=empty_collector.url) if store == "empty collector" else use_source(db=empty_db)
+    at = run_page(name)
+    assert not at.exception, texts(at.exception)
+    assert not at.error
+    assert any("No inference data yet" in t for t in texts(at.info))
+    snippet = "\n".join(texts(at.code))
+    for line in ("import inferwatch", "inferwatch.configure(", "@inferwatch.observe("):
+        assert line in snippet
+    assert not charts(at)
+
+
+def test_empty_store_still_offers_the_sql_console(empty_collector, use_source):
+    use_source(collector=empty_collector.url)
+    at = run_page("sql_console")
+    assert not at.exception and not at.error
+    assert at.selectbox(key="iw.widget.sql.choice").value == "cost_inputs"
+    assert "0 rows" in texts(at.caption)
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_a_down_collector_gives_one_message_with_the_start_command(name, dead_collector_url, use_source):
+    use_source(collector=dead_collector_url)
+    at = run_page(name)
+    assert not at.exception, texts(at.exception)
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert f"No collector answers at {dead_collector_url}" in message
+    assert "inferwatch collector --db ./inferwatch.duckdb --port" in message
+    assert not charts(at)
+
+
+def test_fleet_totals_follow_the_target_filter(seeded_collector, use_source):
+    use_source(collector=seeded_collector.url)
+    at = run_page("fleet")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Calls"] == "30,000"
+    assert metrics["Devices online"] == "6 / 6"
+    at.sidebar.selectbox(key="iw.widget.filter.target").select("edge").run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Calls"] == "18,000"
+    assert metrics["Devices online"] == "4 / 4"
+
+
+def test_filter_choices_narrow_one_another(seeded_collector, use_source):
+    use_source(collector=seeded_collector.url)
+    at = run_page("fleet")
+    assert at.sidebar.selectbox(key="iw.widget.filter.hardware").options == [
+        "All", "jetson-orin-nano", "nvidia-t4", "raspberry-pi-4", "raspberry-pi-5"]
+    at.sidebar.selectbox(key="iw.widget.filter.version").select("1.0.0").run()
+    assert "jetson-orin-nano" not in at.sidebar.selectbox(key="iw.widget.filter.hardware").options
+
+
+def test_edge_vs_cloud_verdict_follows_the_slo(seeded_collector, use_source):
+    use_source(collector=seeded_collector.url)
+    at = run_page("edge_vs_cloud")
+    at.number_input(key="iw.widget.evc.slo").set_value(1.0).run()
+    assert any("Neither side meets p95 ≤ 1 ms" in t for t in texts(at.error))
+    at.number_input(key="iw.widget.evc.slo").set_value(10_000.0).run()
+    verdict = " ".join(texts(at.success))
+    assert "Both sides meet p95 ≤ 10000 ms" in verdict and "cheaper way to meet it" in verdict
+
+
+def test_edge_vs_cloud_prices_are_editable_and_change_the_cost(seeded_collector, use_source):
+    use_source(collector=seeded_collector.url)
+    at = run_page("edge_vs_cloud")
+    before = {m.label: m.value for m in at.metric}["cloud: per 1k inferences"]
+    at.number_input(key="iw.widget.evc.price.cloud.instance_hour_usd").set_value(100.0).run()
+    after = {m.label: m.value for m in at.metric}["cloud: per 1k inferences"]
+    assert before != after
+    assert not at.exception
+
+
+
+def test_devices_page_lists_every_device(seeded_collector, use_source):
+    use_source(collector=seeded_collector.url)
+    at = run_page("devices")
+    table = at.dataframe[0].value
+    assert sorted(table["device_id"]) == ["cloud-a", "cloud-b", "orin-01", "pi4-01", "pi5-01", "pi5-02"]
+    assert set(table["status"]) == {"online"}
+
+
+def test_sql_console_runs_named_and_custom_queries_with_a_download(seeded_collector, use_source):
+    use_source(collector=seeded_collector.url)
+    at = run_page("sql_console")
+    at.selectbox(key="iw.widget.sql.choice").select("per_hardware").run()
+    assert len(at.dataframe[0].value) == 4
+    assert charts(at)
+    assert at.get("download_button")
+    at.selectbox(key="iw.widget.sql.choice").select("Custom SQL").run()
+    at.text_area(key="iw.widget.sql.custom").input(
+        "SELECT device_id, sum(calls) AS calls FROM inference_windows WHERE target = $target "
+        "OR $target IS NULL GROUP BY ALL ORDER BY device_id")
+    at.button(key="iw.sql.run").click().run()
+    assert not at.exception, texts(at.exception)
+    assert list(at.dataframe[0].value["device_id"]) == ["cloud-a", "cloud-b", "orin-01", "pi4-01", "pi5-01",
+                                                        "pi5-02"]
+
+
+def test_sql_console_shows_a_bad_query_as_an_error(seeded_collector, use_source):
+    use_source(collector=seeded_collector.url)
+    at = run_page("sql_console")
+    at.selectbox(key="iw.widget.sql.choice").select("Custom SQL").run()
+    at.text_area(key="iw.widget.sql.custom").input("SELECT nope FROM nowhere")
+    at.button(key="iw.sql.run").click().run()
+    assert not at.exception
+    assert any("A query failed" in t for t in texts(at.error))
+
+
+def test_main_app_opens_on_the_fleet_page_and_switches_pages(seeded_collector, use_source):
+    use_source(collector=seeded_collector.url)
+    at = AppTest.from_file(str(APP), default_timeout=90).run()
+    assert not at.exception
+    assert texts(at.title) == ["Fleet"]
+    at.switch_page(str(PAGES_DIR / "devices.py")).run()
+    assert texts(at.title) == ["Devices"]
