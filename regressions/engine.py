@@ -1,0 +1,182 @@
+"""Compare baseline and candidate cohorts: run every check, control multiplicity, decide the verdict.
+
+Verdict rules (docs/regressions.md):
+
+* a gated check is a **regression** when its one-sided test rejects "no worsening" at the family-wide
+  level (Holm by default, over every cohort and check tested together) *and* its confidence interval
+  reaches the threshold (the data do not rule out a change at least that large);
+* it is **ok** when it is not a regression and either the interval rules out a threshold-size change
+  or each side reached the planned sample (the size that detects a threshold-size change with the
+  configured power at level alpha / m);
+* otherwise it is **insufficient** (too little data; the reason says how much is there and needed).
+
+FAIL if any gated finding is a regression; PASS if every gated finding is ok; else INCONCLUSIVE.
+Exit codes: PASS 0, FAIL 1, INCONCLUSIVE 3 (2 is left to usage errors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from . import stats
+from .checks import Draft, confidence_checks, error_check, latency_checks, memory_checks
+from .model import Cohort, Finding, Population, Report, Status, Verdict
+from .thresholds import Thresholds
+
+__all__ = ["COMPARISONS", "DEFAULT_SPLIT", "build_cohorts", "compare"]
+
+DEFAULT_SPLIT = ("model", "target", "hardware")
+COMPARISONS = {
+    "versions": "two model versions",
+    "time_ranges": "two time ranges",
+    "edge_vs_cloud": "edge vs cloud",
+    "device_vs_cohort": "one device vs its hardware cohort",
+}
+_CHECKS = (latency_checks, error_check, confidence_checks, memory_checks)
+
+
+def build_cohorts(
+    baseline: Iterable[tuple[Mapping[str, str], Population]],
+    candidate: Iterable[tuple[Mapping[str, str], Population]],
+    split_by: Sequence[str] = DEFAULT_SPLIT,
+) -> list[Cohort]:
+    """Group keyed populations by ``split_by`` (merging the rest) and pair baseline with candidate."""
+
+    def group(rows: Iterable[tuple[Mapping[str, str], Population]]) -> dict[tuple[str, ...], Population]:
+        out: dict[tuple[str, ...], Population] = {}
+        for key, pop in rows:
+            k = tuple(str(key.get(d, "unknown")) for d in split_by)
+            out[k] = out[k].merge(pop) if k in out else pop
+        return out
+
+    b, c = group(baseline), group(candidate)
+    keys = list(b) + [k for k in c if k not in b]
+    return [Cohort(dict(zip(split_by, k)), b.get(k), c.get(k)) for k in sorted(keys)]
+
+
+def compare(
+    cohorts: Iterable[Cohort],
+    thresholds: Thresholds | None = None,
+    *,
+    comparison: str = "versions",
+    observational: bool | None = None,
+) -> Report:
+    """Run every check on every cohort, adjust p-values across all of them, and return the report."""
+    th = thresholds or Thresholds()
+    if comparison not in COMPARISONS:
+        raise ValueError(f"unknown comparison {comparison!r} — use one of {', '.join(COMPARISONS)}")
+    alpha, power = th.alpha, th.power
+    rows: list[tuple[Cohort, Draft]] = []
+    for cohort in cohorts:
+        if cohort.baseline is None or cohort.candidate is None:
+            side = "baseline" if cohort.baseline is None else "candidate"
+            pop = cohort.candidate or cohort.baseline
+            n = pop.calls if pop else 0
+            rows.append(
+                (
+                    cohort,
+                    Draft(
+                        "cohort",
+                        0 if side == "baseline" else n,
+                        0 if side == "candidate" else n,
+                        0.0,
+                        "none",
+                        "none",
+                        reason=f"no {side} data for this cohort",
+                    ),
+                )
+            )
+            continue
+        checks = th.for_model(cohort.model)
+        for check in _CHECKS:
+            rows.extend((cohort, d) for d in check(cohort.baseline, cohort.candidate, checks, alpha, power))
+
+    tested = [i for i, (_, d) in enumerate(rows) if d.gated and d.p_value is not None]
+    raw = [rows[i][1].p_value for i in tested]
+    if th.correction == "holm":
+        adjusted = stats.holm(raw)
+    elif th.correction == "bh":
+        adjusted = stats.benjamini_hochberg(raw)
+    else:
+        adjusted = list(raw)
+    p_adj = dict(zip(tested, adjusted))
+    per_test = alpha / max(len(tested), 1) if th.correction != "none" else alpha
+
+    findings = [_finish(cohort, d, p_adj.get(i), alpha, per_test) for i, (cohort, d) in enumerate(rows)]
+    gated = [f for f in findings if f.gated]
+    if any(f.status is Status.REGRESSION for f in gated):
+        verdict = Verdict.FAIL
+    elif gated and all(f.status is Status.OK for f in gated):
+        verdict = Verdict.PASS
+    else:
+        verdict = Verdict.INCONCLUSIVE
+    if observational is None:
+        observational = comparison != "versions"
+    notes = [f"{COMPARISONS[comparison]}; {len(tested)} tests, {th.correction} at alpha={alpha}"]
+    if observational:
+        notes.append(
+            "observational comparison (not randomised): differences may come from traffic, hardware "
+            "or time, not only from what differs by design"
+        )
+    if not gated:
+        notes.append("nothing was tested: no cohort had both a baseline and a candidate")
+    return Report(verdict, tuple(findings), alpha, th.correction, comparison, observational, tuple(notes))
+
+
+def _finish(cohort: Cohort, d: Draft, p_adj: float | None, alpha: float, per_test: float) -> Finding:
+    planned = None
+    if d.p_value is None:
+        status = Status.OK if not d.gated and d.effect is not None else Status.INSUFFICIENT
+        reason = d.reason
+    else:
+        planned = d.plan(per_test) if d.plan else None
+        if planned is not None and planned >= 2**62:
+            planned = None
+        rejected = d.gated and p_adj is not None and p_adj <= alpha
+        enough = planned is not None and min(d.n_baseline, d.n_candidate) >= planned
+        if rejected and d.material:
+            status, reason = (
+                Status.REGRESSION,
+                f"worse beyond the {_fmt(d)} threshold (adjusted p={p_adj:.2g})",
+            )
+        elif rejected:
+            status, reason = Status.OK, f"significant change, but the interval rules out {_fmt(d)}"
+        elif d.rules_out:
+            status, reason = Status.OK, f"the interval rules out a change of {_fmt(d)}"
+        elif enough:
+            status, reason = Status.OK, f"no significant change; the sample can detect {_fmt(d)}"
+        else:
+            need = f"about {planned:,} per side" if planned else "more data"
+            status = Status.INSUFFICIENT
+            reason = (
+                f"no significant change, but {d.n_baseline:,} baseline / {d.n_candidate:,} candidate "
+                f"cannot yet detect {_fmt(d)} ({need} needed)"
+            )
+    return Finding(
+        check=d.check,
+        cohort=dict(cohort.key),
+        status=status,
+        baseline=d.baseline,
+        candidate=d.candidate,
+        effect=d.effect,
+        effect_kind=d.effect_kind,
+        threshold=d.threshold,
+        n_baseline=d.n_baseline,
+        n_candidate=d.n_candidate,
+        test=d.test,
+        ci=d.ci,
+        p_value=d.p_value,
+        p_adjusted=p_adj,
+        planned_n=planned,
+        gated=d.gated,
+        reason=d.reason or reason,
+        evidence=d.evidence,
+    )
+
+
+def _fmt(d: Draft) -> str:
+    if d.effect_kind == "relative":
+        return f"{d.threshold:+.0%}"
+    if d.check.startswith("errors"):
+        return f"+{d.threshold * 100:.2g} pp"
+    return f"-{d.threshold:.3g}"
