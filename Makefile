@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python examples/digits_agent.py
+	$(BIN)/inferwatch demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .
