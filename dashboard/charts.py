@@ -25,14 +25,16 @@ __all__ = [
 
 TARGET_COLORS = {"edge": "#2a9d8f", "cloud": "#e76f51", "unknown": "#8d99ae"}
 SIDE_COLORS = {"baseline": "#577590", "candidate": "#f3722c"}
+SLO_COLOR = "#d62828"
 _PERCENTILES = {"latency_ms_p50": "p50", "latency_ms_p95": "p95", "latency_ms_p99": "p99"}
 
 
 def _layout(fig: go.Figure, x_title: str, y_title: str, title: str | None = None,
             height: int = 360) -> go.Figure:
     margin = {"l": 10, "r": 10, "t": 40 if title else 10, "b": 10}
-    fig.update_layout(title=title, height=height, margin=margin,
-                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "title": None})
+    fig.update_layout(title={"text": title, "x": 0, "xanchor": "left"} if title else None, height=height,
+                      margin=margin, legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 1,
+                                             "xanchor": "right", "title": None})
     fig.update_xaxes(title_text=x_title)
     fig.update_yaxes(title_text=y_title)
     return fig
@@ -57,6 +59,8 @@ def bars(frame: pd.DataFrame, x: str, y: str, x_title: str, y_title: str, *, col
     """Grouped bars, optionally labelled with a d3 format (e.g. `.2%`, `$.4f`)."""
     fig = px.bar(frame, x=x, y=y, color=color, barmode="group", log_y=log_y,
                  color_discrete_map=_colors(frame, color), text_auto=text_format or False)
+    if text_format and "%" in text_format:
+        fig.update_yaxes(tickformat=".1%")
     return _layout(fig, x_title, y_title, title)
 
 
@@ -67,13 +71,14 @@ def percentile_bars(frame: pd.DataFrame, slo_ms: float | None = None, title: str
     long["percentile"] = long["percentile"].map(_PERCENTILES)
     long["version"] = "v" + long["model_version"].astype(str)
     fig = px.bar(long, x="percentile", y="latency_ms", color="target", barmode="group",
-                 facet_col="version", color_discrete_map=TARGET_COLORS, text_auto=".1f")
+                 facet_col="version", color_discrete_map=TARGET_COLORS)
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     if slo_ms:
-        fig.add_hline(y=slo_ms, line_dash="dash", line_color="#d62828",
+        fig.add_hline(y=slo_ms, line_dash="dash", line_color=SLO_COLOR,
                       annotation_text=f"SLO {slo_ms:g} ms", annotation_position="top left")
     fig = _layout(fig, "", "latency (ms)", title)
     fig.update_xaxes(title_text="percentile")
+    fig.update_layout(margin={"t": 80}, legend={"y": 1.12})
     return fig
 
 
@@ -83,9 +88,9 @@ def latency_cdf(frame: pd.DataFrame, slo_ms: float | None = None, title: str | N
                   line_dash="model" if frame["model"].nunique() > 1 else None,
                   color_discrete_map=TARGET_COLORS, log_x=True,
                   hover_data={"calls": True, "quantile": ":.3f", "latency_ms": ":.2f"})
-    if slo_ms:
-        fig.add_vline(x=slo_ms, line_dash="dash", line_color="#d62828",
-                      annotation_text=f"SLO {slo_ms:g} ms", annotation_position="bottom right")
+    if slo_ms:  # a trace, not a shape: shapes on log axes take log10 coordinates
+        fig.add_trace(go.Scatter(x=[slo_ms, slo_ms], y=[0, 1], mode="lines", name=f"SLO {slo_ms:g} ms",
+                                 line={"dash": "dash", "color": SLO_COLOR, "width": 1.5}))
     fig.update_yaxes(tickformat=".0%", range=[0, 1.01])
     return _layout(fig, "latency (ms, log scale)", "share of calls ≤ latency", title)
 
@@ -123,11 +128,12 @@ def distribution_pair(lower: Sequence[float], upper: Sequence[float], baseline: 
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"{name} (n={n:,})",
                                  line={"color": SIDE_COLORS[name], "width": 2}, fill="tozeroy",
                                  opacity=0.5))
+    top = max((n / t for counts, t in ((baseline, total_b), (candidate, total_c)) for n in counts), default=0)
     for label, value in (markers or {}).items():
         if value is not None and math.isfinite(value) and (value > 0 or not log_x):
             color = SIDE_COLORS["candidate"] if label.startswith("candidate") else SIDE_COLORS["baseline"]
-            fig.add_vline(x=value, line_dash="dot", line_color=color, annotation_text=label,
-                          annotation_position="top")
+            fig.add_trace(go.Scatter(x=[value, value], y=[0, top * 1.05], mode="lines", name=label,
+                                     line={"dash": "dot", "color": color, "width": 2}))
     if log_x:
         fig.update_xaxes(type="log")
     fig.update_yaxes(tickformat=".1%")

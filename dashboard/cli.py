@@ -20,7 +20,8 @@ APP = Path(__file__).with_name("streamlit_app.py")
 def streamlit_command(port: int, host: str) -> list[str]:
     """The `python -m streamlit run …` command line for the dashboard."""
     return [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
-            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "minimal"]
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -107,7 +107,7 @@ def body(f: Filters) -> None:
     left.plotly_chart(charts.bars(memory, "version", "memory_mb", "version", "peak process RSS (MB)",
                                   color="target", title="Memory", text_format=".0f"))
     right.plotly_chart(charts.bars(by_version, "version", "calls_per_s", "version", "throughput (calls/s)",
-                                   color="target", title="Throughput (whole fleet)", text_format=".3g"))
+                                   color="target", title="Throughput (whole fleet)", text_format=".3s"))
 
     st.subheader("Cost")
     _cost_section(costs)

@@ -10,6 +10,7 @@ from .conftest import APP, PAGES_DIR
 PAGES = {
     "fleet": ("Fleet", ["Per target and model"]),
     "edge_vs_cloud": ("Edge vs cloud", ["Latency", "Errors and confidence", "Memory and throughput", "Cost"]),
+    "regressions": ("Regressions", ["Findings", "Evidence"]),
     "devices": ("Devices", ["Online and offline", "Agent health"]),
     "sql_console": ("SQL", []),
 }
@@ -116,6 +117,24 @@ def test_edge_vs_cloud_prices_are_editable_and_change_the_cost(seeded_collector,
     assert before != after
     assert not at.exception
 
+
+def test_regressions_page_flags_the_slower_version_with_evidence(seeded_collector, use_source):
+    use_source(collector=seeded_collector.url)
+    at = run_page("regressions")
+    assert any(t.startswith("**FAIL** — digits 1.0.0 → 2.0.0") for t in texts(at.error))
+    table = at.dataframe[0].value
+    flagged = set(table.loc[table["status"].str.contains("regression"), "check"])
+    assert {"errors.rate", "latency.p95"} <= flagged
+    assert len(charts(at)) >= len(flagged)
+
+
+def test_regressions_page_compares_edge_with_cloud(seeded_collector, use_source):
+    use_source(collector=seeded_collector.url)
+    at = run_page("regressions")
+    at.radio(key="iw.widget.reg.mode").set_value("edge_vs_cloud").run()
+    assert not at.exception
+    banners = texts(at.error) + texts(at.success) + texts(at.warning)
+    assert any("cloud (baseline) vs edge (candidate)" in t for t in banners)
 
 
 def test_devices_page_lists_every_device(seeded_collector, use_source):
