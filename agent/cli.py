@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                "Export inference windows to hive-partitioned Parquet."),
     "dashboard": ("inferwatch.dashboard.cli:dashboard", "dashboard",
                   "Open the Streamlit dashboard (edge vs cloud, regressions, devices, SQL)."),
+    "regressions": ("inferwatch.regressions.cli:regressions", "collector",
+                    "Flag a worse version, time range, target or device; exit 1 on a regression."),
     "demo": ("inferwatch.dashboard.demo.cli:demo", "all",
              "Run a live fleet: collector, dashboard, edge devices and a cloud service."),
 }
