@@ -59,6 +59,7 @@ def bars(frame: pd.DataFrame, x: str, y: str, x_title: str, y_title: str, *, col
     """Grouped bars, optionally labelled with a d3 format (e.g. `.2%`, `$.4f`)."""
     fig = px.bar(frame, x=x, y=y, color=color, barmode="group", log_y=log_y,
                  color_discrete_map=_colors(frame, color), text_auto=text_format or False)
+    fig.update_yaxes(rangemode="tozero")
     if text_format and "%" in text_format:
         fig.update_yaxes(tickformat=".1%")
     return _layout(fig, x_title, y_title, title)

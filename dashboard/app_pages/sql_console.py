@@ -13,6 +13,7 @@ from inferwatch.dashboard.filters import Filters, bucket_minutes
 from inferwatch.dashboard.state import remembered
 
 CUSTOM = "Custom SQL"
+DEFAULT_QUERY = "fleet_overview"
 EXAMPLE = """SELECT target, hardware, model, sum(calls) AS calls,
        hist_quantile(list(latency_hist), 0.95) AS latency_ms_p95
 FROM inference_windows
@@ -87,7 +88,8 @@ def body(f: Filters) -> None:
     named = [q.name for q in queries.list_queries()]
     titles = {q.name: q.title for q in queries.list_queries()}
     options = [*named, CUSTOM]
-    key, keep = remembered("sql.choice", named[0] if named else CUSTOM, options)
+    default = DEFAULT_QUERY if DEFAULT_QUERY in named else options[0]
+    key, keep = remembered("sql.choice", default, options)
     choice = st.selectbox("Query", options, key=key, on_change=keep,
                           format_func=lambda n: n if n == CUSTOM else f"{titles[n]} ({n})")
     frame, name = _custom(f) if choice == CUSTOM else _named(f, choice)

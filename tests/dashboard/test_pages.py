@@ -61,7 +61,7 @@ def test_empty_store_still_offers_the_sql_console(empty_collector, use_source):
     use_source(collector=empty_collector.url)
     at = run_page("sql_console")
     assert not at.exception and not at.error
-    assert at.selectbox(key="iw.widget.sql.choice").value == "cost_inputs"
+    assert at.selectbox(key="iw.widget.sql.choice").value == "fleet_overview"
     assert "0 rows" in texts(at.caption)
 
 

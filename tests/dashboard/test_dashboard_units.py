@@ -1,0 +1,89 @@
+"""The dashboard's pure parts: the SLO verdict, number formats, chart axes and the CLI."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from inferwatch.cli import main
+from inferwatch.dashboard import charts
+from inferwatch.dashboard.cli import streamlit_command
+from inferwatch.dashboard.format import fmt_age, fmt_bytes, fmt_pct, fmt_usd
+from inferwatch.dashboard.verdict import slo_verdict
+
+
+def latency(edge: float, cloud: float) -> pd.DataFrame:
+    return pd.DataFrame({"target": ["edge", "cloud"], "latency_ms_p95": [edge, cloud]})
+
+
+COSTS = pd.DataFrame({"target": ["edge", "cloud"], "cost_per_1k_usd": [0.01, 0.04]})
+
+
+def test_verdict_recommends_the_cheaper_side_when_both_meet_the_slo():
+    v = slo_verdict(latency(30, 40), COSTS, "latency_ms_p95", 50)
+    assert (v.level, v.choice) == ("success", "edge")
+    assert "Both sides meet p95 ≤ 50 ms" in v.text and "4.0× less than cloud" in v.text
+
+
+def test_verdict_names_the_only_side_that_meets_the_slo_even_if_it_costs_more():
+    v = slo_verdict(latency(80, 40), COSTS, "latency_ms_p95", 50)
+    assert (v.level, v.choice) == ("success", "cloud")
+    assert v.text.startswith("Only cloud (40 ms, $0.0400 per 1k) meets p95 ≤ 50 ms")
+    assert "edge (80 ms, $0.0100 per 1k) misses it" in v.text
+
+
+def test_verdict_says_how_far_the_closest_side_is_when_neither_meets_it():
+    v = slo_verdict(latency(100, 80), COSTS, "latency_ms_p95", 60)
+    assert (v.level, v.choice) == ("error", None)
+    assert "Closest: cloud, which needs 25% less latency" in v.text
+
+
+def test_verdict_with_one_side_or_no_data_is_a_warning():
+    one = slo_verdict(latency(30, 40).iloc[:1], COSTS, "latency_ms_p95", 50)
+    assert one.level == "warning" and "Only edge" in one.text
+    none = slo_verdict(latency(30, 40).iloc[:0], COSTS, "latency_ms_p95", 50)
+    assert none.level == "warning" and none.choice is None
+
+
+@pytest.mark.parametrize(("fn", "value", "text"), [
+    (fmt_pct, 0.0123, "1.23 %"), (fmt_bytes, 1_534_000, "1.5 MB"), (fmt_bytes, 12, "12 B"),
+    (fmt_usd, 1234.5, "$1,234.50"), (fmt_usd, 0.00123, "$0.0012"), (fmt_usd, 1e-7, "< $0.0001"),
+    (fmt_age, 30, "30 s"), (fmt_age, 600, "10 min"), (fmt_age, 7200, "2.0 h"), (fmt_pct, None, "–"),
+])
+def test_numbers_are_formatted_with_units(fn, value, text):
+    assert fn(value) == text
+
+
+def test_axis_titles_carry_the_unit_their_column_name_implies():
+    assert charts.axis_title("latency_ms_p95") == "latency_ms_p95 (ms)"
+    assert charts.axis_title("memory_rss_max_bytes") == "memory_rss_max_bytes (bytes)"
+    assert charts.axis_title("error_rate") == "error_rate (share)"
+    assert charts.axis_title("calls") == "calls"
+
+
+def test_cdf_chart_titles_both_axes_and_draws_the_slo():
+    frame = pd.DataFrame({"target": ["edge", "edge"], "model": ["m", "m"], "calls": [10, 10],
+                          "quantile": [0.5, 0.99], "latency_ms": [10.0, 20.0]})
+    fig = charts.latency_cdf(frame, slo_ms=15)
+    assert fig.layout.xaxis.title.text == "latency (ms, log scale)"
+    assert fig.layout.yaxis.title.text == "share of calls ≤ latency"
+    assert any(t.name == "SLO 15 ms" for t in fig.data)
+
+
+def test_dashboard_command_shows_examples_and_refuses_two_sources(tmp_path):
+    runner = CliRunner()
+    help_text = runner.invoke(main, ["dashboard", "-h"]).output
+    assert "Examples:" in help_text and "--collector" in help_text and "--db" in help_text
+    both = runner.invoke(main, ["dashboard", "--collector", "http://x:1", "--db", str(tmp_path / "a.duckdb")])
+    assert both.exit_code == 2 and "either --collector or --db" in both.output
+    missing = runner.invoke(main, ["dashboard", "--db", str(tmp_path / "missing.duckdb")])
+    assert missing.exit_code == 2 and "no database file" in missing.output
+
+
+def test_streamlit_runs_headless_on_the_chosen_address():
+    command = streamlit_command(8600, "0.0.0.0")
+    assert command[1:4] == ["-m", "streamlit", "run"] and command[4].endswith("streamlit_app.py")
+    flags = dict(zip(command[5::2], command[6::2]))
+    assert flags["--server.port"] == "8600" and flags["--server.address"] == "0.0.0.0"
+    assert flags["--server.headless"] == "true" and flags["--browser.gatherUsageStats"] == "false"
