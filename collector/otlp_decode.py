@@ -102,6 +102,38 @@ def _resource(rm: Any) -> tuple[tuple, str]:
     return (service, device, target, hardware, resource_json), resource_json
 
 
+_BOUNDS_OK: dict[tuple, bool] = {}
+_SERIES: dict[tuple, tuple[int, str]] = {}
+_CACHE_MAX = 200_000
+
+
+def _bounds_ok(bounds: tuple) -> bool:
+    ok = _BOUNDS_OK.get(bounds)
+    if ok is None:
+        ok = _finite(*bounds) and all(b < c for b, c in zip(bounds, bounds[1:]))
+        if len(_BOUNDS_OK) > 1000:
+            _BOUNDS_OK.clear()
+        _BOUNDS_OK[bounds] = ok
+    return ok
+
+
+def _series(name: str, scope: str, res_json: str, attrs: dict) -> tuple[int, str]:
+    """(series id, attributes as JSON), cached for attribute sets of plain values."""
+    try:
+        key = (name, scope, res_json, *attrs.items())
+        hit = _SERIES.get(key)
+    except TypeError:  # unhashable (array or map) attribute values
+        key, hit = None, None
+    if hit is None:
+        attrs_json = json.dumps(attrs, sort_keys=True, default=str)
+        hit = (_series_id(name, scope, res_json, attrs_json), attrs_json)
+        if key is not None:
+            if len(_SERIES) > _CACHE_MAX:
+                _SERIES.clear()
+            _SERIES[key] = hit
+    return hit
+
+
 def _finite(*xs: float) -> bool:
     return all(math.isfinite(x) for x in xs)
 
@@ -130,7 +162,7 @@ def _explicit(dp: Any) -> tuple | str:
         return "bucket counts do not add up to count (negative or corrupt counts)"
     if counts and len(counts) != len(bounds) + 1:
         return "histogram has len(bucket_counts) != len(explicit_bounds) + 1"
-    if not _finite(*bounds) or any(b >= c for b, c in zip(bounds, bounds[1:])):
+    if not _bounds_ok(bounds):
         return "explicit bounds must be finite and increasing"
     mn = dp.min if dp.HasField("min") else math.nan
     mx = dp.max if dp.HasField("max") else math.nan
@@ -183,8 +215,7 @@ def decode_message(request: ExportMetricsServiceRequest, out: Decoded | None = N
                     if isinstance(hist, str):
                         out.reject(1, f"{name}: {hist}")
                         continue
-                    attrs_json = json.dumps(attrs, sort_keys=True, default=str)
-                    sid = _series_id(name, scope, res_json, attrs_json)
+                    sid, attrs_json = _series(name, scope, res_json, attrs)
                     if inferred:
                         if unit == "ms":
                             hist = _to_seconds(hist)

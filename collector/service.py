@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import threading
@@ -93,6 +94,8 @@ class Collector:
     # ------------------------------------------------------------- lifecycle
     def start(self) -> Collector:
         """Replay the WAL (points acknowledged but not yet in the database), then accept new ones."""
+        # Ingest allocates many short-lived tuples; default GC thresholds cost ~30% of throughput.
+        gc.set_threshold(max(gc.get_threshold()[0], 200_000), 50, 1000)
         self.writer.start()
         for seq, payload in self.wal.replay(self.writer.committed_seq):
             from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
