@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 import streamlit as st
 
-from inferwatch.queries import DataUnavailable, QueryError
+from inferwatch.queries import DataUnavailable, ParamError, QueryError
 
 from . import data
 from .filters import Filters, sidebar
@@ -60,6 +60,8 @@ def _guarded(body: Callable[[Filters], None], f: Filters) -> None:
         show_collector_down(exc)
     except QueryError as exc:
         st.error(f"**A query failed:** {exc}", icon=":material/error:")
+    except ParamError as exc:
+        st.error(f"**A parameter is wrong:** {exc}", icon=":material/error:")
 
 
 def render(title: str, intro: str, body: Callable[[Filters], None], *, needs_data: bool = True) -> None:

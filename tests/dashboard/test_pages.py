@@ -172,6 +172,15 @@ def test_sql_console_shows_a_bad_query_as_an_error(seeded_collector, use_source)
     assert any("A query failed" in t for t in texts(at.error))
 
 
+def test_sql_console_explains_a_bad_parameter(seeded_collector, use_source):
+    use_source(collector=seeded_collector.url)
+    at = run_page("sql_console")
+    at.selectbox(key="iw.widget.sql.choice").select("hourly_trend").run()
+    at.text_input(key="iw.widget.sql.hourly_trend.bucket_minutes").input("often").run()
+    assert not at.exception
+    assert any("parameter 'bucket_minutes' must be a int" in t for t in texts(at.error))
+
+
 def test_main_app_opens_on_the_fleet_page_and_switches_pages(seeded_collector, use_source):
     use_source(collector=seeded_collector.url)
     at = AppTest.from_file(str(APP), default_timeout=90).run()
