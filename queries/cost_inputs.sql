@@ -1,20 +1,22 @@
 -- title: Cost model inputs
--- description: What the edge-vs-cloud cost model needs per target and model: calls over the range, mean latency, devices and telemetry bytes per device per day.
+-- description: What the edge-vs-cloud cost model needs per target and model: calls and the time the data covers (at least a minute), mean latency, devices and telemetry bytes per device per day.
 -- filters: standard (since, until, service, model, version, target, hardware)
 -- rollup: auto
 WITH w AS (
     SELECT target, model, count(DISTINCT device_id) AS devices, sum(calls)::BIGINT AS calls,
-           epoch(max(window_end)) - epoch(min(window_start)) AS seconds,
+           greatest(epoch(max(window_end)) - epoch(min(window_start)), 60) AS seconds,
            hist_mean(list(latency_hist)) AS mean_latency_ms
     FROM {{windows}}
     WHERE {{filters}}
     GROUP BY ALL
 ), b AS (
     SELECT target, sum(value) / nullif(count(DISTINCT device_id), 0)
-               / nullif((epoch(max(time)) - epoch(min(start_time))) / 86400.0, 0) AS bytes_per_device_day
+               / (greatest(epoch(max(time)) - epoch(min(start_time)), 60) / 86400.0) AS bytes_per_device_day
     FROM metric_points
     WHERE metric = 'inferwatch.agent.bytes.sent'
       AND time >= CAST($since AS TIMESTAMP) AND time < CAST($until AS TIMESTAMP)
+      AND ($service IS NULL OR service = $service) AND ($target IS NULL OR target = $target)
+      AND ($hardware IS NULL OR hardware = $hardware)
     GROUP BY ALL
 )
 SELECT w.target, w.model, w.calls, w.seconds, w.mean_latency_ms, w.devices,

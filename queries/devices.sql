@@ -4,11 +4,13 @@
 -- param: target (text, default null) Only edge or cloud
 -- param: hardware (text, default null) Only this hardware label
 SELECT service, device_id, target, hardware, first_seen, last_seen,
-       epoch(now()::TIMESTAMP) - epoch(last_seen) AS silent_s,
+       epoch(now()) - epoch(last_seen) AS silent_s,
        windows_received, gaps, gap_seconds,
        agent_spool_windows AS spool_windows, agent_spool_bytes AS spool_bytes,
-       agent_windows_spooled AS windows_spooled, agent_export_failures AS export_failures,
-       agent_dropped_samples AS dropped_samples, agent_bytes_sent AS bytes_sent,
+       -- the agent leaves out counters that did not move: absent means 0
+       coalesce(agent_windows_spooled, 0) AS windows_spooled,
+       coalesce(agent_export_failures, 0) AS export_failures,
+       coalesce(agent_dropped_samples, 0) AS dropped_samples, coalesce(agent_bytes_sent, 0) AS bytes_sent,
        agent_overhead_s * 1e9 AS overhead_ns
 FROM devices
 WHERE ($service IS NULL OR service = $service) AND ($target IS NULL OR target = $target)
