@@ -276,8 +276,8 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=6)
     args = ap.parse_args()
     rows = [
-        run_shape("gateway (40 device-windows per request)", 40, 400, args.clients, args.seconds),
-        run_shape("agent (1 device-window per request)", 1, 6000, args.clients, args.seconds),
+        run_shape("gateway (40 device-windows per request)", 40, 150, args.clients, args.seconds),
+        run_shape("agent (1 device-window per request)", 1, 2000, args.clients, args.seconds),
     ]
     doc = {
         "machine": f"{os.cpu_count()} cores",
