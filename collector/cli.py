@@ -91,6 +91,15 @@ def _loopback(host: str) -> bool:
     show_default=True,
     help="Write queue bound; beyond it requests get 503 + Retry-After.",
 )
+@click.option(
+    "--rollout-scan-minutes",
+    envvar="INFERWATCH_ROLLOUT_SCAN_MINUTES",
+    type=click.FloatRange(0, None),
+    default=5.0,
+    show_default=True,
+    help="Every N minutes compare each model's newest version with the one before over the last 24 h "
+    "into the regression_findings table (0: off).",
+)
 @click.option("--query-timeout", type=float, default=30.0, show_default=True, help="Seconds per query.")
 @click.option("--query-max-rows", type=int, default=100_000, show_default=True, help="Rows per query answer.")
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
@@ -105,6 +114,7 @@ def collector(
     raw_retention_hours,
     max_request_mb,
     max_queue_points,
+    rollout_scan_minutes,
     query_timeout,
     query_max_rows,
     verbose,
@@ -146,6 +156,7 @@ def collector(
         max_queue_points=max_queue_points,
         raw_retention_hours=raw_retention_hours,
         retention_days=retention_days,
+        rollout_scan_interval_s=rollout_scan_minutes * 60,
         query_timeout_s=query_timeout,
         query_max_rows=query_max_rows,
     )

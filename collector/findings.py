@@ -1,8 +1,8 @@
 """Rollout watch: the collector compares each model's newest version with the one before, on a timer.
 
-The findings land in the `regression_findings` table, so SQL users (`SELECT * FROM
-regression_findings`), the `regressions` named query and the dashboard all see the same verdicts
-that `inferwatch regressions` would print for that pair of versions.
+The findings replace the rows of the `regression_findings` table (created by schema.py), so SQL
+users (`SELECT * FROM regression_findings`), the `regressions` named query and the dashboard all
+see the verdicts that `inferwatch regressions` would print for that pair of versions.
 """
 
 from __future__ import annotations
@@ -14,21 +14,10 @@ from datetime import datetime, timedelta
 import duckdb
 import pyarrow as pa
 
-__all__ = ["FINDINGS_TABLE", "scan_rollouts"]
+__all__ = ["scan_rollouts"]
 
 log = logging.getLogger("inferwatch.collector")
 
-FINDINGS_TABLE = """
-CREATE TABLE IF NOT EXISTS regression_findings (
-    scanned_at TIMESTAMP, range_start TIMESTAMP, range_end TIMESTAMP,
-    model VARCHAR, baseline_version VARCHAR, candidate_version VARCHAR,
-    target VARCHAR, hardware VARCHAR, verdict VARCHAR,
-    "check" VARCHAR, status VARCHAR, gated BOOLEAN,
-    baseline DOUBLE, candidate DOUBLE, effect DOUBLE, effect_kind VARCHAR, threshold DOUBLE,
-    ci_low DOUBLE, ci_high DOUBLE, p_value DOUBLE, p_adjusted DOUBLE,
-    n_baseline BIGINT, n_candidate BIGINT, test VARCHAR, reason VARCHAR, evidence JSON
-);
-"""
 
 _VERSIONS = """
 SELECT model, model_version, min(window_start) AS first_seen
@@ -108,7 +97,6 @@ def scan_rollouts(con: duckdb.DuckDBPyConnection, now: datetime, hours: float = 
             )
     con.execute("BEGIN")
     try:
-        con.execute(FINDINGS_TABLE)
         con.execute("DELETE FROM regression_findings")
         if rows:
             table = pa.Table.from_pylist(rows)

@@ -51,6 +51,15 @@ CREATE TABLE IF NOT EXISTS inference_rollup_1h (
     memory_rss_sum DOUBLE, memory_rss_count BIGINT, memory_rss_max DOUBLE, windows BIGINT
 );
 CREATE TABLE IF NOT EXISTS rollup_dirty (hour TIMESTAMP PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS regression_findings (
+    scanned_at TIMESTAMP, range_start TIMESTAMP, range_end TIMESTAMP,
+    model VARCHAR, baseline_version VARCHAR, candidate_version VARCHAR,
+    target VARCHAR, hardware VARCHAR, verdict VARCHAR,
+    "check" VARCHAR, status VARCHAR, gated BOOLEAN,
+    baseline DOUBLE, candidate DOUBLE, effect DOUBLE, effect_kind VARCHAR, threshold DOUBLE,
+    ci_low DOUBLE, ci_high DOUBLE, p_value DOUBLE, p_adjusted DOUBLE,
+    n_baseline BIGINT, n_candidate BIGINT, test VARCHAR, reason VARCHAR, evidence JSON
+);
 CREATE TABLE IF NOT EXISTS cumulative_state (
     series_id UBIGINT PRIMARY KEY, start_ns BIGINT, end_ns BIGINT, state BLOB
 );

@@ -46,6 +46,7 @@ class CollectorSettings:
     raw_retention_hours: float = 48.0
     retention_days: float = 30.0
     maintenance_interval_s: float = 60.0
+    rollout_scan_interval_s: float = 300.0  # compare each model's newest version with the one before
     query_timeout_s: float = 30.0
     query_max_rows: int = 100_000
     wal_dir: str | None = None
@@ -77,6 +78,7 @@ class Collector:
             max_delay_s=settings.batch_delay_s,
             max_queue_points=settings.max_queue_points,
             maintenance_interval_s=settings.maintenance_interval_s,
+            rollout_scan_interval_s=settings.rollout_scan_interval_s,
             raw_retention_hours=settings.raw_retention_hours,
             retention_days=settings.retention_days,
             clock=clock,

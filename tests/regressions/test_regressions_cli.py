@@ -238,3 +238,60 @@ def test_bad_thresholds_file_exits_2(canary, tmp_path):
         str(bad),
     )
     assert result.exit_code == 2 and "bad.toml" in result.output
+
+
+def test_rollout_watch_stores_findings_for_sql_users(tmp_path):
+    """The collector's rollout scan writes regression_findings; the `regressions` named query lists them."""
+    from datetime import datetime, timezone
+
+    import duckdb
+
+    from inferwatch.collector.findings import scan_rollouts
+
+    collector = Collector(str(tmp_path / "watch.duckdb"))
+    rng = np.random.default_rng(9)
+    try:
+        _send(
+            collector.url,
+            str(tmp_path / "spool"),
+            "digits",
+            "1.0",
+            rng.lognormal(np.log(0.02), 0.4, N),
+            rng.beta(9, 1.5, N),
+            0.01,
+            rng,
+        )
+        _send(
+            collector.url,
+            str(tmp_path / "spool"),
+            "digits",
+            "1.1",
+            rng.lognormal(np.log(0.026), 0.4, N),
+            rng.beta(9, 1.5, N),
+            0.01,
+            rng,
+        )
+        collector.wait_for_calls(2 * N)
+    finally:
+        collector.stop()
+    con = duckdb.connect(collector.db)
+    assert scan_rollouts(con, datetime.now(timezone.utc)) > 0
+    con.close()
+    result = CliRunner().invoke(
+        main,
+        [
+            "query",
+            "run",
+            "regressions",
+            "--db",
+            collector.db,
+            "--param",
+            "status=regression",
+            "--format",
+            "json",
+        ],
+    )
+    rows = json.loads(result.output)
+    assert {r["check"] for r in rows} >= {"latency.p50", "latency.p95"}
+    assert all((r["baseline_version"], r["candidate_version"]) == ("1.0", "1.1") for r in rows)
+    assert all(r["verdict"] == "FAIL" and r["hardware"] == "raspberry-pi-5" for r in rows)
