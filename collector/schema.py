@@ -194,7 +194,8 @@ WITH p AS (
     FROM inference_points
     UNION ALL
     SELECT service, device_id, target, hardware, start_time, time, received_at
-    FROM metric_points WHERE metric LIKE 'inferwatch.agent.%'
+    -- the agent's per-window heartbeat (gauges carry no start time, so they cannot mark windows)
+    FROM metric_points WHERE metric = 'inferwatch.agent.calls'
 ), w AS (
     SELECT service, device_id, any_value(target) AS target, any_value(hardware) AS hardware,
            window_start, max(window_end) AS window_end, max(received_at) AS received_at

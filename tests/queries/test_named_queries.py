@@ -133,6 +133,7 @@ def test_devices_lists_every_device_with_its_backlog(source, fleet):
     assert (df["spool_windows"].fillna(0) == 0).all()
     assert (df["overhead_ns"] > 0).all()
     assert df.loc["nuc-0", "hardware"] == "intel-nuc"
+    assert (df["first_seen"] > np.datetime64("2020-01-01")).all()
 
 
 def test_top_errors_counts_each_type(source, fleet):
