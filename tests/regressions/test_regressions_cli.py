@@ -81,21 +81,14 @@ def invoke(*args: str):
     return CliRunner().invoke(main, ["regressions", *args])
 
 
+def gate(canary, *extra: str):
+    """`inferwatch regressions` for digits 1.0 -> 2.0 against the canary collector."""
+    return invoke("--model", "digits", "--baseline-version", "1.0", "--candidate-version", "2.0",
+                  "--collector", canary.url, *extra)
+
+
 def test_a_regressed_version_fails_the_gate_with_evidence(canary):
-    result = invoke(
-        "--model",
-        "digits",
-        "--baseline-version",
-        "1.0",
-        "--candidate-version",
-        "2.0",
-        "--since",
-        "-1h",
-        "--collector",
-        canary.url,
-        "--format",
-        "json",
-    )
+    result = gate(canary, "--since", "-1h", "--format", "json")
     assert result.exit_code == 1, result.output
     report = json.loads(result.output)
     assert report["verdict"] == "FAIL"
@@ -109,33 +102,14 @@ def test_a_regressed_version_fails_the_gate_with_evidence(canary):
 
 
 def test_an_unchanged_version_does_not_fail(canary):
-    result = invoke(
-        "--model",
-        "stable",
-        "--baseline-version",
-        "1.0",
-        "--candidate-version",
-        "2.0",
-        "--since",
-        "-1h",
-        "--collector",
-        canary.url,
-    )
+    result = invoke("--model", "stable", "--baseline-version", "1.0", "--candidate-version", "2.0",
+                    "--since", "-1h", "--collector", canary.url)
     assert result.exit_code in (0, 3), result.output  # PASS, or INCONCLUSIVE where p99 needs more data
     assert "verdict: FAIL" not in result.output
 
 
 def test_table_output_lists_regressions_first(canary):
-    result = invoke(
-        "--model",
-        "digits",
-        "--baseline-version",
-        "1.0",
-        "--candidate-version",
-        "2.0",
-        "--collector",
-        canary.url,
-    )
+    result = gate(canary)
     lines = result.output.splitlines()
     assert lines[0].split()[:3] == ["cohort", "check", "status"]
     assert "regression" in lines[1]
@@ -148,20 +122,7 @@ def test_thresholds_can_be_loosened_until_nothing_is_flagged(canary, tmp_path):
         "[latency]\nthreshold = 1.0\n[errors]\nthreshold = 0.2\n"
         "[confidence]\nmean_threshold = 0.5\np05_threshold = 0.5\n"
     )
-    result = invoke(
-        "--model",
-        "digits",
-        "--baseline-version",
-        "1.0",
-        "--candidate-version",
-        "2.0",
-        "--collector",
-        canary.url,
-        "--thresholds",
-        str(loose),
-        "--format",
-        "json",
-    )
+    result = gate(canary, "--thresholds", str(loose), "--format", "json")
     assert json.loads(result.output)["verdict"] != "FAIL", result.output
 
 
@@ -225,18 +186,7 @@ def test_usage_and_data_errors_exit_2(canary, args, message):
 def test_bad_thresholds_file_exits_2(canary, tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[latency]\nthreshold = -1\n")
-    result = invoke(
-        "--model",
-        "digits",
-        "--baseline-version",
-        "1.0",
-        "--candidate-version",
-        "2.0",
-        "--collector",
-        canary.url,
-        "--thresholds",
-        str(bad),
-    )
+    result = gate(canary, "--thresholds", str(bad))
     assert result.exit_code == 2 and "bad.toml" in result.output
 
 
