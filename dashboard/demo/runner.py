@@ -6,7 +6,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +14,8 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from inferwatch.collector.process import CollectorProcess, free_port
 
 from .device import HARDWARE_SLOWDOWN
 from .models import train_models
@@ -44,12 +45,6 @@ class DemoOptions:
     procs: list = field(default_factory=list)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_http(url: str, timeout_s: float, proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -61,14 +56,6 @@ def _wait_http(url: str, timeout_s: float, proc: subprocess.Popen | None = None)
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"{url} did not answer within {timeout_s:.0f} s")
-
-
-def _query(port: int, sql: str) -> list:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/query",
-                                     data=json.dumps({"sql": sql}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())["rows"]
 
 
 def _cloud_clients(port: int, rate: float, stop: threading.Event, images) -> None:
@@ -99,7 +86,8 @@ def run_demo(opts: DemoOptions) -> int:
     rollout_after = opts.rollout_after_s if opts.rollout_after_s is not None else \
         (opts.duration_s / 2 if opts.duration_s else 120.0)
     rng = random.Random(opts.seed)
-    procs: list[subprocess.Popen] = []  # services: collector, dashboard
+    procs: list[subprocess.Popen] = []  # the dashboard
+    collector: CollectorProcess | None = None
     fleet: list[subprocess.Popen] = []  # devices and the cloud service: stopped first
     stop = threading.Event()
     relays: dict[str, Relay] = {}
@@ -117,10 +105,9 @@ def run_demo(opts: DemoOptions) -> int:
 
         images = load_models(models)["x"]
         db = directory / "inferwatch.duckdb"
-        collector = spawn([py, "-m", "inferwatch.cli", "collector", "--db", str(db),
-                           "--port", str(opts.collector_port)], "collector")
-        _wait_http(f"http://127.0.0.1:{opts.collector_port}/healthz", 60, collector)
-        log(f"collector on http://127.0.0.1:{opts.collector_port} storing {db}")
+        collector = CollectorProcess(str(db), port=opts.collector_port,
+                                     log=open(directory / "collector.log", "w"))
+        log(f"collector on {collector.url} storing {db}")
 
         if opts.dashboard:
             dash = spawn([py, "-m", "inferwatch.cli", "dashboard", "--collector",
@@ -149,7 +136,7 @@ def run_demo(opts: DemoOptions) -> int:
                    "--spool-dir", str(directory / "spool" / device_id), "--models", str(models),
                    "--rate", str(opts.rate), "--interval", str(opts.interval_s),
                    "--rollout-at", str(rollout_at if i in canaries else 0)], device_id, fleet)
-        cloud_port = _free_port()
+        cloud_port = free_port()
         cloud = spawn([py, "-m", "inferwatch.dashboard.demo.cloud", "--port", str(cloud_port),
                        "--endpoint", f"http://127.0.0.1:{opts.collector_port}",
                        "--spool-dir", str(directory / "spool" / "cloud-1"), "--models", str(models),
@@ -161,7 +148,7 @@ def run_demo(opts: DemoOptions) -> int:
             f"(emulated WAN) are running; version 2.0.0 rolls out to "
             f"{len(canaries)} devices and half the cloud traffic in {rollout_after:.0f} s")
         log("press Ctrl-C to stop" if opts.duration_s is None else f"running for {opts.duration_s:.0f} s")
-        _supervise(opts, started, relays, rng)
+        _supervise(opts, started, relays, rng, collector)
         return 0
     except KeyboardInterrupt:
         return 0
@@ -171,8 +158,10 @@ def run_demo(opts: DemoOptions) -> int:
         for relay in relays.values():
             relay.online()
         _stop(fleet)  # devices and cloud deliver their last windows while the collector still runs
-        _summary(opts.collector_port)
-        _stop(procs[::-1])
+        _stop(procs)
+        if collector is not None:
+            _summary(collector)
+            collector.stop()
         for relay in relays.values():
             relay.offline()
         log(f"stopped; the data stays in {directory / 'inferwatch.duckdb'}")
@@ -190,22 +179,23 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             proc.wait()
 
 
-def _summary(port: int) -> None:
+def _summary(collector: CollectorProcess) -> None:
     """Print edge vs cloud per version from the collector, as the dashboard shows it."""
     try:
         time.sleep(1.0)  # the collector loads acknowledged windows into DuckDB in batches
-        rows = _query(port, "SELECT target, model_version, sum(calls)::BIGINT, "
+        rows = collector.rows("SELECT target, model_version, sum(calls)::BIGINT, "
                             "round(hist_quantile(list(latency_hist), 0.95), 2), "
                             "round(hist_mean(list(confidence_hist)), 3) "
                             "FROM inference_windows GROUP BY ALL ORDER BY ALL")
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, IndexError):
         return
     log("target  version  calls   p95 ms  confidence")
     for target, version, calls, p95, confidence in rows:
         log(f"{target:<7} {version:<8} {calls:>6} {p95:>8} {confidence:>11}")
 
 
-def _supervise(opts: DemoOptions, started: float, relays: dict[str, Relay], rng: random.Random) -> None:
+def _supervise(opts: DemoOptions, started: float, relays: dict[str, Relay], rng: random.Random,
+               collector: CollectorProcess) -> None:
     """Take devices offline and back at random, print progress, end at the duration."""
     back_at: dict[str, float] = {}
     next_report = time.time() + opts.interval_s
@@ -222,7 +212,7 @@ def _supervise(opts: DemoOptions, started: float, relays: dict[str, Relay], rng:
         if now >= next_report:
             next_report = now + opts.interval_s
             try:
-                rows = _query(opts.collector_port, "SELECT target, model_version, sum(calls)::BIGINT "
+                rows = collector.rows("SELECT target, model_version, sum(calls)::BIGINT "
                                                     "FROM inference_windows GROUP BY ALL ORDER BY ALL")
                 log("stored calls: " + ", ".join(f"{t} v{v} {n}" for t, v, n in rows))
             except (OSError, KeyError, ValueError):

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-import requests
 
 import inferwatch
-
-from ..otlp_receiver import free_port
+from inferwatch.collector.process import CollectorProcess
 
 MODEL = "digits"
 
@@ -58,44 +52,7 @@ def _fleet() -> list[Device]:
     return devices
 
 
-class Collector:
-    """A collector subprocess on a free port."""
-
-    def __init__(self, db: str, extra: tuple[str, ...] = ()) -> None:
-        self.port = free_port()
-        self.db = db
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "inferwatch.cli", "collector", "--db", db,
-                                      "--port", str(self.port), *extra],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("the collector did not start")
-
-    def scalar(self, sql: str):
-        response = requests.post(self.url + "/v1/query", json={"sql": sql}, timeout=30)
-        response.raise_for_status()
-        return response.json()["rows"][0][0]
-
-    def wait_for_calls(self, expected: int, timeout: float = 30) -> None:
-        """Acknowledged points are durable at once but reach DuckDB in batches: wait for them."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if (self.scalar("SELECT coalesce(sum(calls), 0) FROM inference_windows") or 0) >= expected:
-                return
-            time.sleep(0.2)
-        raise AssertionError(f"the collector did not store {expected} calls in {timeout} s")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=30)
+Collector = CollectorProcess  # a collector subprocess on a free port
 
 
 def send(devices: list[Device], endpoint: str, spool_root: str) -> None:
