@@ -45,7 +45,11 @@ def _confidence_hook(series: Series, confidence: Callable[[Any], Any] | None):
 
 
 def _wrap(fn: Callable, series: Series, confidence: Callable[[Any], Any] | None) -> Callable:
-    """Return fn wrapped with two perf_counter_ns readings and an append."""
+    """Return fn wrapped with two perf_counter_ns readings and an append.
+
+    The three wrappers below repeat themselves on purpose: each is specialised (async, sync, sync
+    with a confidence hook) so the hot path carries no branch or call it does not need.
+    """
     buf = series.durations
     append = buf.append
     clock = perf_counter_ns
