@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 
 import duckdb
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from inferwatch.collector.process import free_port as _free_port
 
 
 def test_demo_fills_the_database_with_edge_and_cloud_for_both_versions(tmp_path):
     directory = tmp_path / "demo"
     out = subprocess.run(
         [sys.executable, "-m", "inferwatch.cli", "demo", "--dir", str(directory), "--devices", "4",
-         "--duration", "60", "--rollout-after", "20", "--interval", "5", "--no-browser", "--no-dashboard",
-         "--port", str(_free_port())],
+         "--duration", "60", "--rollout-after", "20", "--interval", "5", "--no-browser",
+         "--port", str(_free_port()), "--dashboard-port", str(_free_port())],
         capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "stopped; the data stays in" in out.stdout
+    assert "dashboard on http://127.0.0.1:" in out.stdout  # the dashboard came up beside the fleet
     con = duckdb.connect(str(directory / "inferwatch.duckdb"), read_only=True)
     rows = con.execute("SELECT target, model_version, count(DISTINCT device_id), sum(calls) "
                        "FROM inference_windows GROUP BY ALL ORDER BY ALL").fetchall()
