@@ -92,6 +92,11 @@ CREATE OR REPLACE MACRO hist__merge_many(hs) AS (
         max: list_max(list_transform(hs, lambda iw_h: iw_h.max)),
         unit: hs[1].unit
     }::hist)[1]);
+-- hist__from_buckets(js, cs): dense counts from ascending bucket indexes js and their counts cs (gaps -> 0).
+CREATE OR REPLACE MACRO hist__from_buckets(js, cs) AS
+    flatten(list_transform(js, lambda iw_j, iw_i: list_concat(
+        list_resize([]::BIGINT[], CASE WHEN iw_i = 1 THEN 0 ELSE iw_j - js[iw_i - 1] - 1 END, 0::BIGINT),
+        [cs[iw_i]])));
 -- hist_merge(list(h)): one histogram holding every count of the histograms in the list.
 CREATE OR REPLACE MACRO hist_merge(hs) AS (
     list_transform([hist__valid(hs)], lambda iw_f:
@@ -166,13 +171,11 @@ FROM w LEFT JOIN mem ON mem.service IS NOT DISTINCT FROM w.service
 
 CREATE OR REPLACE VIEW inference_windows_1h AS
 WITH w AS (
-    SELECT window_start, window_end, {_DIMS},
-           sum(calls)::BIGINT AS calls, sum(errors)::BIGINT AS errors,
-           hist_merge(list(latency_hist)) AS latency_hist,
-           hist_merge(list(confidence_hist)) AS confidence_hist,
-           sum(memory_rss_sum) / nullif(sum(memory_rss_count), 0) AS memory_rss_avg_bytes,
-           max(memory_rss_max) AS memory_rss_max_bytes
-    FROM inference_rollup_1h GROUP BY ALL
+    -- the rollup holds one row per hour x dimensions (Store.rollup), so no GROUP BY / merge here
+    SELECT window_start, window_end, {_DIMS}, calls, errors, latency_hist, confidence_hist,
+           memory_rss_sum / nullif(memory_rss_count, 0) AS memory_rss_avg_bytes,
+           memory_rss_max AS memory_rss_max_bytes
+    FROM inference_rollup_1h
 )
 SELECT window_start, window_end, {_DIMS}, calls, errors, errors / nullif(calls, 0) AS error_rate,
        hist_value_quantile(latency_hist, 0.50) AS latency_ms_p50,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
+
+from inferwatch.collector.histsql import merge_sql
 
 from .catalog import FILTER_CLAUSE, NamedQuery, get_query
 from .params import bind_params
@@ -13,8 +16,18 @@ from .source import Source, connect
 
 __all__ = ["RAW_HOURS", "describe", "render", "run", "sql"]
 
-# Ranges longer than this read the hourly rollups (the collector keeps 1-minute windows this long).
-RAW_HOURS = 48
+# Ranges longer than this read the hourly rollups: minute resolution is not needed there, and merging
+# a day of a 1,000-device fleet's 1-minute windows (~8.6 M histograms) cannot be interactive.
+RAW_HOURS = 6
+# Hourly rollups, except hours the collector has not rolled up yet (normally the current one, rolled up
+# every minute): those are read from the raw windows, so fresh points count at once and exactly once.
+_HOURLY = """(SELECT * FROM inference_windows_1h WHERE window_start NOT IN (SELECT hour FROM rollup_dirty)
+    UNION ALL BY NAME
+    SELECT * FROM inference_windows WHERE window_start >= (SELECT min(hour) FROM rollup_dirty)
+        AND time_bucket(INTERVAL 1 HOUR, window_start) IN (SELECT hour FROM rollup_dirty)
+) AS inference_windows_1h"""
+# {{hist_merge SOURCE (KEYS) COLUMN}}: per group of KEYS, the histograms of COLUMN merged (column h).
+_MERGE = re.compile(r"\{\{hist_merge (\w+) \(([\w, ]+)\) (\w+)\}\}")
 _FMT = "%Y-%m-%d %H:%M:%S.%f"
 
 
@@ -33,13 +46,16 @@ def run(name: str, params: dict[str, Any] | None = None, source: Source | None =
 
 def render(query: NamedQuery, bound: dict[str, Any]) -> str:
     """The SQL to run: `{{filters}}` becomes the standard filters, `{{windows}}` the raw view or,
-    for long ranges, the hourly rollup."""
+    for ranges longer than RAW_HOURS, the hourly rollup, and `{{hist_merge SOURCE (KEYS) COLUMN}}` a
+    subquery of KEYS and `h`, the merged histograms (what `hist_merge(list(COLUMN))` per group gives,
+    computed by unnest + GROUP BY bucket index: ~20× cheaper than folding thousands of lists)."""
     windows = "inference_windows"
     if query.rollup == "auto" and bound.get("since") and bound.get("until"):
         span = datetime.strptime(bound["until"], _FMT) - datetime.strptime(bound["since"], _FMT)
         if span > timedelta(hours=RAW_HOURS):
-            windows = "inference_windows_1h"
-    return query.sql.replace("{{windows}}", windows).replace("{{filters}}", FILTER_CLAUSE)
+            windows = _HOURLY
+    text = _MERGE.sub(lambda m: merge_sql(m[1], m[2], m[3]), query.sql)
+    return text.replace("{{windows}}", windows).replace("{{filters}}", FILTER_CLAUSE)
 
 
 def sql(text: str, params: dict[str, Any] | None = None, source: Source | None = None) -> pd.DataFrame:

@@ -5,7 +5,9 @@
 WITH w AS (
     SELECT target, model, count(DISTINCT device_id) AS devices, sum(calls)::BIGINT AS calls,
            greatest(epoch(max(window_end)) - epoch(min(window_start)), 60) AS seconds,
-           hist_mean(list(latency_hist)) AS mean_latency_ms
+           -- hist_mean without merging buckets: the mean needs only the sums and counts
+           sum(latency_hist.sum * latency_hist.unit) FILTER (WHERE latency_hist.count > 0)
+               / nullif(sum(latency_hist.count), 0) AS mean_latency_ms
     FROM {{windows}}
     WHERE {{filters}}
     GROUP BY ALL
