@@ -14,13 +14,14 @@ How it is generated, through the collector's own storage layer:
    (`Store._inference_table`, `Store._metric_table`: canonical re-bucketing, trimming, dictionary columns).
 2. Raw: each minute of the last 48 hours picks one pool row per series (random variant, the version the
    device runs then), the window timestamps are set, and one hour (~360k rows) at a time is inserted
-   with `Store._insert` (the de-duplicating anti-join insert of `Store.write`) and its hours marked in
-   `rollup_dirty`; then `Store.rollup()` rolls up each hour as the collector's writer does.
+   with `Store._insert` (the de-duplicating anti-join insert of `Store.write`) in one transaction.
    (`Store.write` itself takes Python tuples; feeding it 17 M of them would take most of an hour on this
    machine while exercising the same insert.)
-3. Older hourly rollups (day -30 up to the raw cutoff), whose raw windows retention would have deleted:
-   rows of `inference_rollup_1h` built directly — histograms of 60 minutes' worth of samples per
-   device × model × version (2 variants), through the Store's `hist_array`, memory sums of 60 windows.
+3. `Store.rollup()` rolls up the newest complete hour exactly as the collector's writer does (timed,
+   reported as store_rollup_one_hour_s); every other hour of the 30 days gets `inference_rollup_1h` rows
+   built directly — histograms of 60 minutes' worth of samples per device × model × version
+   (2 variants) through the Store's `hist_array`, memory sums of 60 windows — since rolling up 48 raw
+   hours here would take ~10 minutes and older raw windows are what retention deletes anyway.
 
 Then every named query runs with since = -24h, -7d, -30d (relative to the generation's "now"),
 `--reps` times after one warm-up, through `inferwatch.queries.run(..., DuckDBSource)`.
