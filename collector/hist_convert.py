@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import math
-from itertools import chain
 
 import numpy as np
 import pyarrow as pa
 
 from .schema import CANONICAL_SCALE, CONFIDENCE_WIDTH
 
-__all__ = ["HIST_ARROW_TYPE", "delta_of", "hist_array", "prepare_latency", "prepare_linear"]
+__all__ = [
+    "AGENT_CONFIDENCE_BOUNDS",
+    "HIST_ARROW_TYPE",
+    "delta_of",
+    "hist_array",
+    "prepare_latency",
+    "prepare_linear",
+]
 
 HIST_ARROW_TYPE = pa.struct(
     [
@@ -26,7 +32,15 @@ HIST_ARROW_TYPE = pa.struct(
         ("unit", pa.float64()),
     ]
 )
-_AGENT_CONFIDENCE_BOUNDS = tuple(round(i * CONFIDENCE_WIDTH, 3) for i in range(1, 200))
+# The bounds our agent sends for confidence; they map one to one onto the stored linear buckets.
+AGENT_CONFIDENCE_BOUNDS = tuple(round(i * CONFIDENCE_WIDTH, 3) for i in range(1, 200))
+_AGENT_CONFIDENCE_BOUNDS = AGENT_CONFIDENCE_BOUNDS
+# Counts in decoded histograms are int64 numpy arrays or lists of ints; helpers that need list
+# arithmetic go through _ints.
+
+
+def _ints(counts) -> list[int]:
+    return counts.tolist() if isinstance(counts, np.ndarray) else list(counts)
 
 
 def _canonical_index(value: float) -> int:
@@ -38,7 +52,7 @@ def _upscale(scale: int, offset: int, counts: list[int]) -> tuple[int, list[int]
     """Split each bucket of a coarser scale evenly into 2^d canonical buckets (an approximation)."""
     d = 1 << (CANONICAL_SCALE - scale)
     out: list[int] = []
-    for c in counts:
+    for c in _ints(counts):
         q, r = divmod(c, d)
         out.extend(q + (1 if j < r else 0) for j in range(d))
     return offset * d, out
@@ -48,6 +62,7 @@ def _explicit_to_exp(bounds: tuple, counts: list[int], mn: float, mx: float) -> 
     """Explicit buckets placed at the canonical bucket of each bucket's (clamped) geometric middle."""
     zero = 0
     placed: dict[int, int] = {}
+    counts = _ints(counts)
     n = len(counts)
     for k, c in enumerate(counts):
         if not c:
@@ -90,13 +105,14 @@ def prepare_linear(hist: tuple) -> tuple:
     """(0, offset, counts, 0, count, sum, min, max) on the 0.005-wide linear grid."""
     if hist[0] == "explicit":
         _, bounds, counts, count, s, mn, mx = hist
-        if bounds == _AGENT_CONFIDENCE_BOUNDS:
+        if bounds is _AGENT_CONFIDENCE_BOUNDS or bounds == _AGENT_CONFIDENCE_BOUNDS:
             return 0, 0, counts, 0, count, s, mn, mx
+        counts = _ints(counts)
     else:
         _, scale, offset, exp_counts, zero, count, s, mn, mx = hist
         base = 2.0 ** (2.0**-scale)
         bounds = (0.0,) + tuple(base ** (offset + k) for k in range(len(exp_counts) + 1))
-        counts = [zero, 0] + list(exp_counts) + [0]
+        counts = [zero, 0] + _ints(exp_counts) + [0]
     placed: dict[int, int] = {}
     n = len(counts)
     for k, c in enumerate(counts):
@@ -116,31 +132,46 @@ def prepare_linear(hist: tuple) -> tuple:
 def hist_array(rows: list[tuple], linear: bool, unit: float) -> pa.StructArray:
     """An Arrow array of `hist` structs from prepared rows (None rows become NULL), vectorized."""
     n = len(rows)
-    valid = np.fromiter((r is not None for r in rows), dtype=bool, count=n)
-    filled = [r if r is not None else (CANONICAL_SCALE, 0, [], 0, 0, 0.0, math.nan, math.nan) for r in rows]
-    scale = np.fromiter((r[0] for r in filled), dtype=np.int64, count=n)
-    offset = np.fromiter((r[1] for r in filled), dtype=np.int64, count=n)
-    lengths = np.fromiter((len(r[2]) for r in filled), dtype=np.int64, count=n)
+    valid = np.array([r is not None for r in rows], dtype=bool)
+    empty = (CANONICAL_SCALE, 0, (), 0, 0, 0.0, math.nan, math.nan)
+    cols = list(zip(*[r if r is not None else empty for r in rows])) if n else [()] * 8
+    scale = np.array(cols[0], dtype=np.int64)
+    offset = np.array(cols[1], dtype=np.int64)
+    lengths = np.array([len(c) for c in cols[2]], dtype=np.int64)
     total = int(lengths.sum())
-    flat = np.fromiter(chain.from_iterable(r[2] for r in filled), dtype=np.int64, count=total)
-    shift = np.zeros(n, dtype=np.int64) if linear else scale - CANONICAL_SCALE
+    flat = (
+        np.concatenate([np.asarray(c, dtype=np.int64) for c in cols[2]]).astype(np.int64, copy=False)
+        if total
+        else np.zeros(0, dtype=np.int64)
+    )
     pid = np.repeat(np.arange(n), lengths)
-    starts = np.cumsum(lengths) - lengths
-    absidx = offset[pid] + (np.arange(total) - starts[pid])
-    tgt = absidx >> shift[pid]
     if total:
-        change = np.empty(total, dtype=bool)
-        change[0] = True
-        change[1:] = (pid[1:] != pid[:-1]) | (tgt[1:] != tgt[:-1])
-        seg = np.flatnonzero(change)
-        seg_sum = np.add.reduceat(flat, seg)
-        seg_pid, seg_tgt = pid[seg], tgt[seg]
-        nz = seg_sum > 0
-        pos = np.arange(len(seg))
+        shift = None if linear else scale - CANONICAL_SCALE
+        if shift is None or not shift.any():  # one stored bucket per element: nothing to merge
+            seg_sum, seg_pid = flat, pid
+            seg_tgt = offset[pid] + (np.arange(total) - (np.cumsum(lengths) - lengths)[pid])
+        else:
+            starts = np.cumsum(lengths) - lengths
+            tgt = (offset[pid] + (np.arange(total) - starts[pid])) >> shift[pid]
+            change = np.empty(total, dtype=bool)
+            change[0] = True
+            change[1:] = (pid[1:] != pid[:-1]) | (tgt[1:] != tgt[:-1])
+            seg = np.flatnonzero(change)
+            seg_sum = np.add.reduceat(flat, seg)
+            seg_pid, seg_tgt = pid[seg], tgt[seg]
+        # Trim leading and trailing empty buckets: first and last non-empty segment of each point
+        # (segments are ordered by point).
+        nzpos = np.flatnonzero(seg_sum > 0)
         first = np.full(n, np.iinfo(np.int64).max)
         last = np.full(n, -1)
-        np.minimum.at(first, seg_pid[nz], pos[nz])
-        np.maximum.at(last, seg_pid[nz], pos[nz])
+        if len(nzpos):
+            p = seg_pid[nzpos]
+            edge = p[1:] != p[:-1]
+            fm = np.concatenate(([True], edge))
+            lm = np.concatenate((edge, [True]))
+            first[p[fm]] = nzpos[fm]
+            last[p[lm]] = nzpos[lm]
+        pos = np.arange(len(seg_sum))
         keep = (pos >= first[seg_pid]) & (pos <= last[seg_pid])
         values = seg_sum[keep]
         per_point = np.bincount(seg_pid[keep], minlength=n)
@@ -155,11 +186,11 @@ def hist_array(rows: list[tuple], linear: bool, unit: float) -> pa.StructArray:
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(per_point, out=offsets[1:])
     counts = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.int64()))
-    zero = np.fromiter((r[3] for r in filled), dtype=np.int64, count=n)
-    count = np.fromiter((r[4] for r in filled), dtype=np.int64, count=n)
-    sums = np.fromiter((r[5] for r in filled), dtype=np.float64, count=n)
-    mn = np.fromiter((r[6] for r in filled), dtype=np.float64, count=n)
-    mx = np.fromiter((r[7] for r in filled), dtype=np.float64, count=n)
+    zero = np.array(cols[3], dtype=np.int64)
+    count = np.array(cols[4], dtype=np.int64)
+    sums = np.array(cols[5], dtype=np.float64)
+    mn = np.array(cols[6], dtype=np.float64)
+    mx = np.array(cols[7], dtype=np.float64)
     if linear:
         width = np.full(n, CONFIDENCE_WIDTH)
         out_scale = np.zeros(n, dtype=np.int32)
@@ -194,7 +225,7 @@ def hist_array(rows: list[tuple], linear: bool, unit: float) -> pa.StructArray:
 def _exp_down(scale: int, offset: int, counts: list[int], to: int) -> tuple[int, list[int]]:
     shift = scale - to
     out: dict[int, int] = {}
-    for k, c in enumerate(counts):
+    for k, c in enumerate(_ints(counts)):
         j = (offset + k) >> shift
         out[j] = out.get(j, 0) + c
     if not out:
@@ -210,6 +241,7 @@ def delta_of(cur: tuple, prev: tuple) -> tuple | None:
     if cur[0] == "explicit":
         _, bounds, counts, count, s, mn, mx = cur
         _, pbounds, pcounts, pcount, ps, _, _ = prev
+        counts, pcounts = _ints(counts), _ints(pcounts)
         if bounds != pbounds or len(counts) != len(pcounts) or count < pcount:
             return None
         diff = [a - b for a, b in zip(counts, pcounts)]
@@ -218,6 +250,7 @@ def delta_of(cur: tuple, prev: tuple) -> tuple | None:
         return ("explicit", bounds, diff, count - pcount, s - ps, mn, mx)  # run-wide min/max: valid bounds
     _, scale, offset, counts, zero, count, s, mn, mx = cur
     _, pscale, poffset, pcounts, pzero, pcount, ps, _, _ = prev
+    counts, pcounts = _ints(counts), _ints(pcounts)
     if count < pcount or zero < pzero:
         return None
     to = min(scale, pscale)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+from .hist_convert import AGENT_CONFIDENCE_BOUNDS
 
 __all__ = [
     "CUMULATIVE",
@@ -91,7 +95,7 @@ def _series_id(*parts: str) -> int:
     return int.from_bytes(digest, "little")
 
 
-def _resource(rm: Any) -> tuple[tuple, str]:
+def _resource_info(rm: Any) -> tuple[tuple, str]:
     attrs = _attrs(rm.resource.attributes)
     service = str(attrs.get("service.name") or "unknown_service")
     device = str(attrs.get("device.id") or attrs.get("host.name") or "")
@@ -102,9 +106,25 @@ def _resource(rm: Any) -> tuple[tuple, str]:
     return (service, device, target, hardware, resource_json), resource_json
 
 
-_BOUNDS_OK: dict[tuple, bool] = {}
-_SERIES: dict[tuple, tuple[int, str]] = {}
+# Caches: devices, metrics and attribute sets repeat every window. Keys are serialized protobuf bytes,
+# so equal keys mean equal attributes; values are exactly what the uncached computation gives.
+_RESOURCES: dict[bytes, tuple[tuple, str, int]] = {}
+_SERIES: dict[tuple, tuple] = {}
 _CACHE_MAX = 200_000
+_BOUNDS_OK: dict[tuple, bool] = {}
+
+
+def _resource(rm: Any) -> tuple[tuple, str, int]:
+    """(resource columns, resource JSON, cache id) of a ResourceMetrics, cached by its serialized bytes."""
+    key = rm.resource.SerializeToString()
+    hit = _RESOURCES.get(key)
+    if hit is None:
+        if len(_RESOURCES) > 10_000 or len(_SERIES) > _CACHE_MAX:
+            _RESOURCES.clear()
+            _SERIES.clear()
+        res, res_json = _resource_info(rm)
+        hit = _RESOURCES[key] = (res, res_json, len(_RESOURCES))
+    return hit
 
 
 def _bounds_ok(bounds: tuple) -> bool:
@@ -117,20 +137,25 @@ def _bounds_ok(bounds: tuple) -> bool:
     return ok
 
 
-def _series(name: str, scope: str, res_json: str, attrs: dict) -> tuple[int, str]:
-    """(series id, attributes as JSON), cached for attribute sets of plain values."""
-    try:
-        key = (name, scope, res_json, *attrs.items())
-        hit = _SERIES.get(key)
-    except TypeError:  # unhashable (array or map) attribute values
-        key, hit = None, None
+def _series(name: str, scope: str, res_id: int, res_json: str, akey: bytes, dp: Any) -> tuple:
+    """(series id, attributes JSON, model, version, error type or None) of a point, cached by its
+    metric, scope, resource and serialized attributes."""
+    key = (name, scope, res_id, akey)
+    hit = _SERIES.get(key)
     if hit is None:
+        attrs = _attrs(dp.attributes)
         attrs_json = json.dumps(attrs, sort_keys=True, default=str)
-        hit = (_series_id(name, scope, res_json, attrs_json), attrs_json)
-        if key is not None:
-            if len(_SERIES) > _CACHE_MAX:
-                _SERIES.clear()
-            _SERIES[key] = hit
+        err = attrs.get("error.type")
+        hit = (
+            _series_id(name, scope, res_json, attrs_json),
+            attrs_json,
+            str(attrs.get("inferwatch.model.name", "")),
+            str(attrs.get("inferwatch.model.version", "")),
+            str(err) if err not in (None, "") else None,
+        )
+        if len(_SERIES) > _CACHE_MAX:
+            _SERIES.clear()
+        _SERIES[key] = hit
     return hit
 
 
@@ -138,31 +163,178 @@ def _finite(*xs: float) -> bool:
     return all(math.isfinite(x) for x in xs)
 
 
+def _scan(b: bytes) -> list[tuple[int, int, int, int, int]] | None:
+    """(field, wire type, tag offset, data offset, end) of each top-level field of a serialized message;
+    None for anything unusual (groups), so callers take the plain protobuf path."""
+    out = []
+    i, n = 0, len(b)
+    while i < n:
+        t0 = i
+        tag = b[i]
+        i += 1
+        if tag >= 0x80:
+            tag &= 0x7F
+            shift = 7
+            while True:
+                c = b[i]
+                i += 1
+                tag |= (c & 0x7F) << shift
+                shift += 7
+                if c < 0x80:
+                    break
+        wire = tag & 7
+        if wire == 2:
+            ln = b[i]
+            i += 1
+            if ln >= 0x80:
+                ln &= 0x7F
+                shift = 7
+                while True:
+                    c = b[i]
+                    i += 1
+                    ln |= (c & 0x7F) << shift
+                    shift += 7
+                    if c < 0x80:
+                        break
+            out.append((tag >> 3, 2, t0, i, i + ln))
+            i += ln
+        elif wire == 1:
+            i += 8
+        elif wire == 0:
+            while b[i] >= 0x80:
+                i += 1
+            i += 1
+        elif wire == 5:
+            i += 4
+        else:
+            return None
+        if wire != 2:
+            out.append((tag >> 3, wire, t0, t0, i))
+    return out
+
+
+def _attr_key(ser: bytes, fields: list | None, number: int) -> bytes | None:
+    """The bytes spanning every attributes field (field `number`) of a serialized point."""
+    if fields is None:
+        return ser
+    lo = hi = -1
+    for f, _, t0, _, e in fields:
+        if f == number:
+            if lo < 0:
+                lo = t0
+            hi = e
+    return ser[lo:hi] if lo >= 0 else b""
+
+
+def _point_key(dp: Any, number: int) -> bytes:
+    """Attribute cache key of a number or summary point (most carry no attributes)."""
+    if not len(dp.attributes):
+        return b""
+    ser = dp.SerializeToString()
+    return _attr_key(ser, _scan(ser), number)
+
+
+_AGENT_BOUNDS_BYTES = struct.pack(f"<{len(AGENT_CONFIDENCE_BOUNDS)}d", *AGENT_CONFIDENCE_BOUNDS)
+
+
+def _varint(b: bytes, i: int) -> tuple[int, int]:
+    x = shift = 0
+    while True:
+        c = b[i]
+        i += 1
+        x |= (c & 0x7F) << shift
+        shift += 7
+        if c < 0x80:
+            return x, i
+
+
+def _lead_key(ser: bytes) -> bytes:
+    """The leading attributes fields (field 1) of a serialized exponential histogram point."""
+    i, n = 0, len(ser)
+    while i < n and ser[i] == 0x0A:
+        ln, i = _varint(ser, i + 1)
+        i += ln
+    return ser[:i]
+
+
+def _packed_counts(pb: bytes) -> bytes | None:
+    """The packed bucket_counts of serialized Buckets (offset = field 1, counts = field 2), or None."""
+    i, n = 0, len(pb)
+    if i < n and pb[i] == 0x08:
+        _, i = _varint(pb, i + 1)
+    if i == n:
+        return b""
+    if pb[i] != 0x12:
+        return None
+    ln, i = _varint(pb, i + 1)
+    return pb[i : i + ln] if i + ln == n else None
+
+
 def _exp(dp: Any) -> tuple | str:
-    counts = list(dp.positive.bucket_counts)
-    negative = sum(dp.negative.bucket_counts)
-    total = dp.zero_count + sum(counts) + negative
-    if dp.count >= MAX_COUNT or total != dp.count:
+    positive = dp.positive
+    seg = _packed_counts(positive.SerializeToString())
+    if seg is not None and seg.isascii():  # every count < 128: one byte each (the usual case)
+        total_pos = sum(seg)
+        counts = None
+    else:
+        counts = list(positive.bucket_counts)
+        total_pos = sum(counts)
+    neg = dp.negative.bucket_counts
+    negative = sum(neg) if len(neg) else 0
+    count = dp.count
+    zero = dp.zero_count
+    if count >= MAX_COUNT or zero + total_pos + negative != count:
         return "bucket counts do not add up to count (negative or corrupt counts)"
     if negative:
         return "negative values in an exponential histogram are not supported"
-    if not -10 <= dp.scale <= 20:
-        return f"exponential histogram scale {dp.scale} is outside [-10, 20]"
+    scale = dp.scale
+    if not -10 <= scale <= 20:
+        return f"exponential histogram scale {scale} is outside [-10, 20]"
     mn = dp.min if dp.HasField("min") else math.nan
     mx = dp.max if dp.HasField("max") else math.nan
-    if not math.isfinite(dp.sum) or math.isinf(mn) or math.isinf(mx):
+    s = dp.sum
+    if not math.isfinite(s) or math.isinf(mn) or math.isinf(mx):
         return "NaN or infinite sum, min or max"
-    return ("exp", dp.scale, dp.positive.offset, counts, dp.zero_count, dp.count, dp.sum, mn, mx)
+    counts = np.frombuffer(seg, np.uint8).astype(np.int64) if counts is None else np.array(counts, np.int64)
+    return ("exp", scale, positive.offset, counts, zero, count, s, mn, mx)
 
 
-def _explicit(dp: Any) -> tuple | str:
-    counts = list(dp.bucket_counts)
-    bounds = tuple(dp.explicit_bounds)
-    if dp.count >= MAX_COUNT or (counts and sum(counts) != dp.count):
+def _explicit(dp: Any, ser: bytes, fields: list | None) -> tuple | str:
+    counts = bounds = None
+    if fields is not None:
+        seen = set()
+        for f, w, _, s, e in fields:
+            if f in (6, 7):
+                if w != 2 or f in seen or (e - s) % 8:
+                    counts = bounds = None
+                    break
+                seen.add(f)
+                if f == 6:
+                    counts = (s, (e - s) // 8)
+                elif ser[s:e] == _AGENT_BOUNDS_BYTES:
+                    bounds = AGENT_CONFIDENCE_BOUNDS
+                else:
+                    bounds = struct.unpack_from(f"<{(e - s) // 8}d", ser, s)
+        else:
+            if 6 not in seen:
+                counts = (0, 0)
+            if 7 not in seen:
+                bounds = ()
+    if counts is None or bounds is None:
+        values = list(dp.bucket_counts)
+        bounds = tuple(dp.explicit_bounds)
+        n = len(values)
+        array = np.array(values, np.uint64)
+    else:
+        offset, n = counts
+        values = struct.unpack_from(f"<{n}Q", ser, offset)
+        array = np.frombuffer(ser, "<u8", n, offset)
+    total = sum(values)
+    if dp.count >= MAX_COUNT or (n and total != dp.count):
         return "bucket counts do not add up to count (negative or corrupt counts)"
-    if counts and len(counts) != len(bounds) + 1:
+    if n and n != len(bounds) + 1:
         return "histogram has len(bucket_counts) != len(explicit_bounds) + 1"
-    if not _bounds_ok(bounds):
+    if bounds is not AGENT_CONFIDENCE_BOUNDS and not _bounds_ok(bounds):
         return "explicit bounds must be finite and increasing"
     mn = dp.min if dp.HasField("min") else math.nan
     mx = dp.max if dp.HasField("max") else math.nan
@@ -171,10 +343,10 @@ def _explicit(dp: Any) -> tuple | str:
         math.isinf(s)
         or math.isinf(mn)
         or math.isinf(mx)
-        or (counts and dp.count and math.isnan(s) and dp.HasField("sum"))
+        or (n and dp.count and math.isnan(s) and dp.HasField("sum"))
     ):
         return "NaN or infinite sum, min or max"
-    return ("explicit", bounds, counts, dp.count, s, mn, mx)
+    return ("explicit", bounds, array.astype(np.int64), dp.count, s, mn, mx)
 
 
 def decode_message(request: ExportMetricsServiceRequest, out: Decoded | None = None) -> Decoded:
@@ -182,7 +354,7 @@ def decode_message(request: ExportMetricsServiceRequest, out: Decoded | None = N
     out = out or Decoded()
     inference, metrics = out.inference, out.metrics
     for rm in request.resource_metrics:
-        res, res_json = _resource(rm)
+        res, res_json, res_id = _resource(rm)
         for sm in rm.scope_metrics:
             scope = sm.scope.name
             for m in sm.metrics:
@@ -199,46 +371,56 @@ def decode_message(request: ExportMetricsServiceRequest, out: Decoded | None = N
                 if kind == "gauge":
                     temporality = DELTA
                 inferred = name in INFERENCE_METRICS and kind in ("histogram", "exponential_histogram")
+                lat = name == DURATION
+                kind_tag = "lat" if lat else "conf"
+                monotonic = bool(getattr(data, "is_monotonic", False)) if kind == "sum" else None
+                is_exp = kind == "exponential_histogram"
+                is_explicit = kind == "histogram"
+                number = kind in ("sum", "gauge")
                 for dp in points:
                     end = dp.time_unix_nano
                     start = dp.start_time_unix_nano
                     if end <= 0 or start > end:
                         out.reject(1, f"{name}: missing time_unix_nano or start after end")
                         continue
-                    attrs = _attrs(dp.attributes)
-                    if kind == "exponential_histogram":
+                    if is_exp:
                         hist = _exp(dp)
-                    elif kind == "histogram":
-                        hist = _explicit(dp)
+                        akey = _lead_key(dp.SerializeToString())
+                        if not akey and len(dp.attributes):  # attributes not first: scan every field
+                            akey = _point_key(dp, 1)
+                    elif is_explicit:
+                        ser = dp.SerializeToString()
+                        fields = _scan(ser)
+                        hist = _explicit(dp, ser, fields)
+                        akey = _attr_key(ser, fields, 9)
                     else:
                         hist = None
-                    if isinstance(hist, str):
+                        akey = _point_key(dp, 7)
+                    if hist.__class__ is str:
                         out.reject(1, f"{name}: {hist}")
                         continue
-                    sid, attrs_json = _series(name, scope, res_json, attrs)
+                    sid, attrs_json, model, version, err = _series(name, scope, res_id, res_json, akey, dp)
                     if inferred:
                         if unit == "ms":
                             hist = _to_seconds(hist)
-                        lat = name == DURATION
-                        err = attrs.get("error.type")
                         inference.append(
                             (
                                 sid,
                                 start,
                                 end,
                                 temporality,
-                                "lat" if lat else "conf",
+                                kind_tag,
                                 res,
-                                str(attrs.get("inferwatch.model.name", "")),
-                                str(attrs.get("inferwatch.model.version", "")),
-                                str(err) if err not in (None, "") and lat else None,
+                                model,
+                                version,
+                                err if lat else None,
                                 hist,
                             )
                         )
                         continue
                     value = None
                     quantiles = None
-                    if kind in ("sum", "gauge"):
+                    if number:
                         which = dp.WhichOneof("value")
                         if which is None:
                             out.reject(1, f"{name}: number point without a value")
@@ -253,7 +435,6 @@ def decode_message(request: ExportMetricsServiceRequest, out: Decoded | None = N
                             out.reject(1, f"{name}: NaN or infinite summary value")
                             continue
                         hist = ("summary", dp.count, dp.sum)
-                    monotonic = bool(getattr(data, "is_monotonic", False)) if kind == "sum" else None
                     metrics.append(
                         (
                             sid,
@@ -280,6 +461,7 @@ def _to_seconds(hist: tuple) -> tuple:
         _, bounds, counts, count, s, mn, mx = hist
         return ("explicit", tuple(b / 1000 for b in bounds), counts, count, s / 1000, mn / 1000, mx / 1000)
     _, scale, offset, counts, zero, count, s, mn, mx = hist
+    counts = list(counts)
     base = 2.0 ** (2.0**-scale)
     bounds = tuple(base ** (offset + k) / 1000 for k in range(len(counts) + 1))
     return (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import pickle
 from datetime import datetime, timedelta, timezone
@@ -11,8 +10,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from .hist_convert import hist_array, prepare_latency, prepare_linear
 from .histsql import merge_sql as _merge_sql
+from .ingest_tables import inference_table, metric_table
 from .schema import migrate
 
 __all__ = ["Store"]
@@ -87,14 +86,13 @@ class Store:
             inserted = duplicates = 0
             hours: set[int] = set()
             if inference:
-                n, d = self._insert(
-                    con, "inference_points", self._inference_table(inference, received_ns), inference
-                )
+                batch = self._inference_table(inference, received_ns)
+                n, d = self._insert(con, "inference_points", batch)
                 inserted += n
                 duplicates += d
-                hours.update(r[1] // _NS_HOUR for r in inference)
+                hours.update(np.unique(batch.column("start_ns").to_numpy() // _NS_HOUR).tolist())
             if metrics:
-                n, d = self._insert(con, "metric_points", self._metric_table(metrics, received_ns), metrics)
+                n, d = self._insert(con, "metric_points", self._metric_table(metrics, received_ns))
                 inserted += n
                 duplicates += d
                 hours.update(r[1] // _NS_HOUR for r in metrics if r[4] == "inferwatch.process.memory.usage")
@@ -128,15 +126,14 @@ class Store:
         return inserted, duplicates
 
     @staticmethod
-    def _insert(
-        con: duckdb.DuckDBPyConnection, table: str, batch: pa.Table, rows: list[tuple]
-    ) -> tuple[int, int]:
-        keys = np.empty(len(rows), dtype=[("s", "<u8"), ("a", "<i8"), ("b", "<i8")])
-        keys["s"] = np.fromiter((r[0] for r in rows), dtype=np.uint64, count=len(rows))
-        keys["a"] = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-        keys["b"] = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
+    def _insert(con: duckdb.DuckDBPyConnection, table: str, batch: pa.Table) -> tuple[int, int]:
+        rows = batch.num_rows
+        keys = np.empty(rows, dtype=[("s", "<u8"), ("a", "<i8"), ("b", "<i8")])
+        keys["s"] = batch.column("series_id").to_numpy()
+        keys["a"] = batch.column("start_ns").to_numpy()
+        keys["b"] = batch.column("end_ns").to_numpy()
         _, first = np.unique(keys, return_index=True)
-        within = len(rows) - len(first)
+        within = rows - len(first)
         if within:
             batch = batch.take(pa.array(np.sort(first)))
         lo, hi = int(keys["b"].min()), int(keys["b"].max())
@@ -149,130 +146,15 @@ class Store:
             ).fetchone()[0]
         finally:
             con.unregister("iw_batch")
-        return int(n), len(rows) - int(n)
+        return int(n), rows - int(n)
 
     @staticmethod
-    def _common(rows: list[tuple], res_pos: int) -> tuple[dict, list[_Interner], np.ndarray]:
-        n = len(rows)
-        cols = {
-            "series_id": pa.array(np.fromiter((r[0] for r in rows), dtype=np.uint64, count=n)),
-            "start_ns": pa.array(np.fromiter((r[1] for r in rows), dtype=np.int64, count=n)),
-            "end_ns": pa.array(np.fromiter((r[2] for r in rows), dtype=np.int64, count=n)),
-        }
-        res = _Interner()
-        res_idx = np.fromiter((res(r[res_pos]) for r in rows), dtype=np.int32, count=n)
-        return cols, [res], res_idx
+    def _inference_table(rows: list[tuple], received_ns: int) -> pa.Table:
+        return inference_table(rows, received_ns)
 
-    def _inference_table(self, rows: list[tuple], received_ns: int) -> pa.Table:
-        cols, (res,), res_idx = self._common(rows, 5)
-        n = len(rows)
-        start = cols["start_ns"].to_numpy()
-        end = cols["end_ns"].to_numpy()
-        labels = _Interner()
-        lab_idx = np.fromiter((labels((r[6], r[7], r[8])) for r in rows), dtype=np.int32, count=n)
-        is_lat = np.fromiter((r[4] == "lat" for r in rows), dtype=bool, count=n)
-        lat = [prepare_latency(r[9]) if r[4] == "lat" else None for r in rows]
-        conf = [prepare_linear(r[9]) if r[4] == "conf" else None for r in rows]
-        counts = np.fromiter(
-            (r[9][5] if r[9][0] == "exp" else r[9][3] for r in rows), dtype=np.int64, count=n
-        )
-        calls = np.where(is_lat, counts, 0)
-        has_err = np.fromiter((r[8] is not None for r in rows), dtype=bool, count=n)
-        resources = res.values
-        out = {
-            **cols,
-            "window_start": pa.array(start // 1000, type=pa.timestamp("us")),
-            "window_end": pa.array(end // 1000, type=pa.timestamp("us")),
-            "service": _dict_column([v[0] for v in resources], res_idx),
-            "device_id": _dict_column([v[1] for v in resources], res_idx),
-            "target": _dict_column([v[2] for v in resources], res_idx),
-            "hardware": _dict_column([v[3] for v in resources], res_idx),
-            "model": _dict_column([v[0] for v in labels.values], lab_idx),
-            "model_version": _dict_column([v[1] for v in labels.values], lab_idx),
-            "error_type": pa.DictionaryArray.from_arrays(
-                pa.array(lab_idx, type=pa.int32(), mask=~has_err),
-                pa.array([v[2] or "" for v in labels.values], type=pa.string()),
-            ),
-            "calls": pa.array(calls),
-            "errors": pa.array(np.where(has_err & is_lat, counts, 0)),
-            "latency_hist": hist_array(lat, linear=False, unit=1000.0),
-            "confidence_hist": hist_array(conf, linear=True, unit=1.0),
-            "received_at": pa.array(np.full(n, received_ns // 1000), type=pa.timestamp("us")),
-        }
-        return pa.table(out)
-
-    def _metric_table(self, rows: list[tuple], received_ns: int) -> pa.Table:
-        cols, (res,), res_idx = self._common(rows, 8)
-        n = len(rows)
-        start = cols["start_ns"].to_numpy()
-        end = cols["end_ns"].to_numpy()
-        names = _Interner()
-        name_idx = np.fromiter((names((r[4], r[5], r[6])) for r in rows), dtype=np.int32, count=n)
-        attrs = _Interner()
-        attr_idx = np.fromiter((attrs(r[9]) for r in rows), dtype=np.int32, count=n)
-        value = np.fromiter((math.nan if r[10] is None else r[10] for r in rows), dtype=np.float64, count=n)
-        hists = [r[11] if r[11] is not None and r[11][0] != "summary" else None for r in rows]
-        exp_rows = [prepare_latency(h) if h is not None and h[0] == "exp" else None for h in hists]
-        count = np.fromiter(
-            (
-                0 if h is None else (h[5] if h[0] == "exp" else h[3] if h[0] == "explicit" else h[1])
-                for h in (r[11] for r in rows)
-            ),
-            dtype=np.int64,
-            count=n,
-        )
-        has_hist = np.fromiter((r[11] is not None for r in rows), dtype=bool, count=n)
-
-        def field(pos_exp: int, pos_exp_other: int, pos_summary: int | None) -> np.ndarray:
-            def get(h):
-                if h is None:
-                    return math.nan
-                if h[0] == "exp":
-                    return h[pos_exp]
-                if h[0] == "explicit":
-                    return h[pos_exp_other]
-                return h[pos_summary] if pos_summary is not None else math.nan
-
-            return np.fromiter((get(r[11]) for r in rows), dtype=np.float64, count=n)
-
-        sums, mins, maxs = field(6, 4, 2), field(7, 5, None), field(8, 6, None)
-        explicit = [h if h is not None and h[0] == "explicit" else None for h in hists]
-        monotonic = [r[7] for r in rows]
-        resources = res.values
-        out = {
-            **cols,
-            "start_time": pa.array(start // 1000, type=pa.timestamp("us")),
-            "time": pa.array(end // 1000, type=pa.timestamp("us")),
-            "metric": _dict_column([v[0] for v in names.values], name_idx),
-            "type": _dict_column([v[1] for v in names.values], name_idx),
-            "unit": _dict_column([v[2] for v in names.values], name_idx),
-            "monotonic": pa.array(monotonic, type=pa.bool_()),
-            "service": _dict_column([v[0] for v in resources], res_idx),
-            "device_id": _dict_column([v[1] for v in resources], res_idx),
-            "target": _dict_column([v[2] for v in resources], res_idx),
-            "hardware": _dict_column([v[3] for v in resources], res_idx),
-            "attributes": _dict_column(attrs.values, attr_idx),
-            "resource": _dict_column([v[4] for v in resources], res_idx),
-            "value": pa.array(value, mask=np.isnan(value)),
-            "count": pa.array(count, mask=~has_hist),
-            "sum": pa.array(sums, mask=np.isnan(sums)),
-            "min": pa.array(mins, mask=np.isnan(mins)),
-            "max": pa.array(maxs, mask=np.isnan(maxs)),
-            "hist": hist_array(exp_rows, linear=False, unit=1.0),
-            "explicit_bounds": pa.array(
-                [list(h[1]) if h else None for h in explicit], type=pa.list_(pa.float64())
-            ),
-            "bucket_counts": pa.array([h[2] if h else None for h in explicit], type=pa.list_(pa.int64())),
-            "quantiles": pa.array(
-                [
-                    [{"quantile": q, "value": v} for q, v in r[12]] if r[12] is not None else None
-                    for r in rows
-                ],
-                type=pa.list_(pa.struct([("quantile", pa.float64()), ("value", pa.float64())])),
-            ),
-            "received_at": pa.array(np.full(n, received_ns // 1000), type=pa.timestamp("us")),
-        }
-        return pa.table(out)
+    @staticmethod
+    def _metric_table(rows: list[tuple], received_ns: int) -> pa.Table:
+        return metric_table(rows, received_ns)
 
     # ---------------------------------------------------------------- maintenance
     def rollup(self, now: datetime) -> int:
