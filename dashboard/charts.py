@@ -27,14 +27,34 @@ TARGET_COLORS = {"edge": "#2a9d8f", "cloud": "#e76f51", "unknown": "#8d99ae"}
 SIDE_COLORS = {"baseline": "#577590", "candidate": "#f3722c"}
 SLO_COLOR = "#d62828"
 _PERCENTILES = {"latency_ms_p50": "p50", "latency_ms_p95": "p95", "latency_ms_p99": "p99"}
+_DASHES = ("solid", "dot", "dash", "longdash", "dashdot", "longdashdot")
+MARKERS_UP_TO = 120  # points per line; longer lines are drawn without markers (lighter to draw)
+
+# Figures are built as plain dicts and wrapped without plotly's property validation: plotly.express and
+# validated graph objects cost ~50 ms per chart on the dashboard's 2-core host, dicts ~2 ms.
+
+
+def _figure(traces: list[dict], layout: dict) -> go.Figure:
+    return go.Figure({"data": traces, "layout": layout}, _validate=False)
+
+
+def _base_layout(x_title: str, y_title: str, title: str | None = None, height: int = 360) -> dict:
+    return {
+        "title": {"text": title, "x": 0, "xanchor": "left"} if title else None, "height": height,
+        "margin": {"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 1, "xanchor": "right",
+                   "title": {"text": None}},
+        "xaxis": {"title": {"text": x_title}, "automargin": True},
+        "yaxis": {"title": {"text": y_title}, "automargin": True},
+        "hovermode": "closest",
+    }
 
 
 def _layout(fig: go.Figure, x_title: str, y_title: str, title: str | None = None,
             height: int = 360) -> go.Figure:
-    margin = {"l": 10, "r": 10, "t": 40 if title else 10, "b": 10}
-    fig.update_layout(title={"text": title, "x": 0, "xanchor": "left"} if title else None, height=height,
-                      margin=margin, legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 1,
-                                             "xanchor": "right", "title": None})
+    """Titles, height, margins and a top-right legend for a plotly.express figure."""
+    base = _base_layout(x_title, y_title, title, height)
+    fig.update_layout(title=base["title"], height=height, margin=base["margin"], legend=base["legend"])
     fig.update_xaxes(title_text=x_title)
     fig.update_yaxes(title_text=y_title)
     return fig
@@ -46,54 +66,127 @@ def _colors(frame: pd.DataFrame, column: str | None) -> dict[str, str] | None:
     return None
 
 
+def _values(series: pd.Series) -> list:
+    """JSON-friendly values (timestamps as ISO strings, NaN as None)."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return [None if pd.isna(v) else v.isoformat() for v in series]
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        return [None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+                for v in series.astype(float).tolist()]
+    return [None if v is None or v is pd.NA else str(v) for v in series.tolist()]
+
+
+def _groups(frame: pd.DataFrame, *columns: str | None) -> list[tuple[tuple[str, ...], pd.DataFrame]]:
+    keys = [c for c in columns if c]
+    if not keys:
+        return [((), frame)]
+    return [((k,) if not isinstance(k, tuple) else tuple(map(str, k)), part)
+            for k, part in frame.groupby(keys, sort=False, dropna=False)]
+
+
+def _color_for(column: str | None, value: str) -> dict:
+    color = TARGET_COLORS.get(value) if column == "target" else None
+    return {"color": color} if color else {}
+
+
 def time_series(frame: pd.DataFrame, x: str, y: str, y_title: str, *, color: str | None = None,
                 title: str | None = None, dash: str | None = None) -> go.Figure:
-    """Lines over time (UTC) with markers, one per `color` (and `dash`) group."""
-    fig = px.line(frame, x=x, y=y, color=color, line_dash=dash, markers=True,
-                  color_discrete_map=_colors(frame, color))
-    return _layout(fig, "time (UTC)", y_title, title)
+    """Lines over time (UTC), one per `color` (and `dash`) group; markers while lines are short."""
+    frame = frame.sort_values(x)
+    dashes: dict[str, str] = {}
+    traces = []
+    for key, part in _groups(frame, color, dash):
+        key = tuple(str(k) for k in key)
+        c = key[0] if color else None
+        d = key[-1] if dash else None
+        if d is not None:
+            dashes.setdefault(d, _DASHES[len(dashes) % len(_DASHES)])
+        traces.append({"type": "scatter", "x": _values(part[x]), "y": _values(part[y]),
+                       "name": ", ".join(key) if key else y,
+                       "mode": "lines+markers" if len(part) <= MARKERS_UP_TO else "lines",
+                       "line": {**_color_for(color, c or ""), "dash": dashes.get(d, "solid")},
+                       "hovertemplate": f"%{{x}}<br>{y_title}: %{{y:.4g}}<extra>%{{fullData.name}}</extra>"})
+    layout = _base_layout("time (UTC)", y_title, title)
+    layout["xaxis"]["type"] = "date"
+    return _figure(traces, layout)
+
+
+def _text(text_format: str | None) -> dict:
+    return {"texttemplate": f"%{{y:{text_format}}}", "textposition": "auto"} if text_format else {}
 
 
 def bars(frame: pd.DataFrame, x: str, y: str, x_title: str, y_title: str, *, color: str | None = None,
          title: str | None = None, text_format: str | None = None, log_y: bool = False) -> go.Figure:
     """Grouped bars, optionally labelled with a d3 format (e.g. `.2%`, `$.4f`)."""
-    fig = px.bar(frame, x=x, y=y, color=color, barmode="group", log_y=log_y,
-                 color_discrete_map=_colors(frame, color), text_auto=text_format or False)
-    fig.update_yaxes(rangemode="tozero")
+    traces = []
+    for key, part in _groups(frame, color):
+        name = str(key[0]) if key else y
+        traces.append({"type": "bar", "x": _values(part[x]), "y": _values(part[y]), "name": name,
+                       "marker": _color_for(color, name), **_text(text_format),
+                       "hovertemplate": f"{x_title}: %{{x}}<br>{y_title}: %{{y}}<extra>{name}</extra>"})
+    layout = _base_layout(x_title, y_title, title)
+    layout["barmode"] = "group"
+    layout["xaxis"]["type"] = "category"
+    layout["yaxis"].update(rangemode="tozero", **({"type": "log"} if log_y else {}))
     if text_format and "%" in text_format:
-        fig.update_yaxes(tickformat=".1%")
-    return _layout(fig, x_title, y_title, title)
+        layout["yaxis"]["tickformat"] = ".1%"
+    layout["showlegend"] = bool(color)
+    return _figure(traces, layout)
 
 
 def percentile_bars(frame: pd.DataFrame, slo_ms: float | None = None, title: str | None = None) -> go.Figure:
-    """p50/p95/p99 latency per version and target, with the SLO as a dashed line."""
-    long = frame.melt(id_vars=["model_version", "target"], value_vars=list(_PERCENTILES),
-                      var_name="percentile", value_name="latency_ms")
-    long["percentile"] = long["percentile"].map(_PERCENTILES)
-    long["version"] = "v" + long["model_version"].astype(str)
-    fig = px.bar(long, x="percentile", y="latency_ms", color="target", barmode="group",
-                 facet_col="version", color_discrete_map=TARGET_COLORS)
-    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    """p50/p95/p99 latency per version and target (version, then percentile, on the x axis), SLO dashed."""
+    traces = []
+    versions = sorted({str(v) for v in frame["model_version"]})
+    for key, part in _groups(frame, "target"):
+        target = str(key[0])
+        xs: tuple[list[str], list[str]] = ([], [])
+        ys: list[float] = []
+        for version in versions:
+            rows = part[part["model_version"].astype(str) == version]
+            for column, label in _PERCENTILES.items():
+                xs[0].append(f"v{version}")
+                xs[1].append(label)
+                ys.append(float(rows[column].iloc[0]) if len(rows) else None)
+        traces.append({"type": "bar", "x": [xs[0], xs[1]], "y": ys, "name": target,
+                       "marker": _color_for("target", target),
+                       "hovertemplate": "%{x}: %{y:.3g} ms<extra>" + target + "</extra>"})
+    layout = _base_layout("version · percentile", "latency (ms)", title)
+    layout["barmode"] = "group"
+    layout["yaxis"]["rangemode"] = "tozero"
     if slo_ms:
-        fig.add_hline(y=slo_ms, line_dash="dash", line_color=SLO_COLOR,
-                      annotation_text=f"SLO {slo_ms:g} ms", annotation_position="top left")
-    fig = _layout(fig, "", "latency (ms)", title)
-    fig.update_xaxes(title_text="percentile")
-    fig.update_layout(margin={"t": 80}, legend={"y": 1.12})
-    return fig
+        layout["shapes"] = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": slo_ms,
+                             "y1": slo_ms, "line": {"dash": "dash", "color": SLO_COLOR}}]
+        layout["annotations"] = [{"text": f"SLO {slo_ms:g} ms", "xref": "paper", "x": 0, "xanchor": "left",
+                                  "yref": "y", "y": slo_ms, "yanchor": "bottom", "showarrow": False,
+                                  "font": {"color": SLO_COLOR}}]
+    return _figure(traces, layout)
 
 
 def latency_cdf(frame: pd.DataFrame, slo_ms: float | None = None, title: str | None = None) -> go.Figure:
     """Latency CDF (share of calls at or below a latency) per target, log latency axis."""
-    fig = px.line(frame, x="latency_ms", y="quantile", color="target",
-                  line_dash="model" if frame["model"].nunique() > 1 else None,
-                  color_discrete_map=TARGET_COLORS, log_x=True,
-                  hover_data={"calls": True, "quantile": ":.3f", "latency_ms": ":.2f"})
+    by_model = frame["model"].nunique() > 1
+    traces = []
+    dashes: dict[str, str] = {}
+    for key, part in _groups(frame, "target", "model" if by_model else None):
+        target = str(key[0])
+        model = str(key[1]) if by_model else None
+        if model is not None:
+            dashes.setdefault(model, _DASHES[len(dashes) % len(_DASHES)])
+        traces.append({"type": "scatter", "mode": "lines", "x": _values(part["latency_ms"]),
+                       "y": _values(part["quantile"]), "customdata": _values(part["calls"]),
+                       "name": f"{target}, {model}" if model else target,
+                       "line": {**_color_for("target", target), "dash": dashes.get(model, "solid")},
+                       "hovertemplate": "latency %{x:.2f} ms<br>share ≤ %{y:.3f}<br>calls %{customdata}"
+                                        "<extra>%{fullData.name}</extra>"})
     if slo_ms:  # a trace, not a shape: shapes on log axes take log10 coordinates
-        fig.add_trace(go.Scatter(x=[slo_ms, slo_ms], y=[0, 1], mode="lines", name=f"SLO {slo_ms:g} ms",
-                                 line={"dash": "dash", "color": SLO_COLOR, "width": 1.5}))
-    fig.update_yaxes(tickformat=".0%", range=[0, 1.01])
-    return _layout(fig, "latency (ms, log scale)", "share of calls ≤ latency", title)
+        traces.append({"type": "scatter", "x": [slo_ms, slo_ms], "y": [0, 1], "mode": "lines",
+                       "name": f"SLO {slo_ms:g} ms",
+                       "line": {"dash": "dash", "color": SLO_COLOR, "width": 1.5}})
+    layout = _base_layout("latency (ms, log scale)", "share of calls ≤ latency", title)
+    layout["xaxis"]["type"] = "log"
+    layout["yaxis"].update(tickformat=".0%", range=[0, 1.01])
+    return _figure(traces, layout)
 
 
 def confidence_distribution(buckets: pd.DataFrame, bin_width: float = 0.02,
@@ -104,49 +197,65 @@ def confidence_distribution(buckets: pd.DataFrame, bin_width: float = 0.02,
     grouped = frame.groupby(["target", "bin"], as_index=False)["count"].sum()
     grouped["share"] = grouped["count"] / grouped.groupby("target")["count"].transform("sum")
     grouped["center"] = grouped["bin"] + bin_width / 2
-    fig = px.bar(grouped, x="center", y="share", color="target", barmode="overlay", opacity=0.65,
-                 color_discrete_map=TARGET_COLORS, hover_data={"count": True, "center": ":.2f"})
-    fig.update_traces(width=bin_width)
-    fig.update_yaxes(tickformat=".0%")
-    fig.update_xaxes(range=[max(0.0, grouped["bin"].min() - bin_width), 1.0])
-    return _layout(fig, "confidence (0–1)", "share of calls", title)
+    traces = [{"type": "bar", "x": _values(part["center"]), "y": _values(part["share"]),
+               "customdata": _values(part["count"]), "name": str(key[0]), "opacity": 0.65, "width": bin_width,
+               "marker": _color_for("target", str(key[0])),
+               "hovertemplate": "confidence %{x:.2f}<br>share %{y:.1%}<br>calls %{customdata}"
+                                "<extra>%{fullData.name}</extra>"}
+              for key, part in _groups(grouped, "target")]
+    layout = _base_layout("confidence (0–1)", "share of calls", title)
+    layout["barmode"] = "overlay"
+    layout["yaxis"]["tickformat"] = ".0%"
+    layout["xaxis"]["range"] = [max(0.0, float(grouped["bin"].min()) - bin_width), 1.0]
+    return _figure(traces, layout)
 
 
 def distribution_pair(lower: Sequence[float], upper: Sequence[float], baseline: Sequence[float],
                       candidate: Sequence[float], x_title: str, *, log_x: bool = False,
                       markers: dict[str, float] | None = None, title: str | None = None) -> go.Figure:
     """Baseline vs candidate share per bucket [lower, upper) as overlaid step lines, with markers."""
-    fig = go.Figure()
+    traces = []
     total_b, total_c = float(sum(baseline)) or 1.0, float(sum(candidate)) or 1.0
     for name, counts, total in (("baseline", baseline, total_b), ("candidate", candidate, total_c)):
         xs: list[float] = []
         ys: list[float] = []
         for lo, hi, n in zip(lower, upper, counts):
             share = n / total
-            xs += [lo, hi]
+            xs += [float(lo), float(hi)]
             ys += [share, share]
         n = int(sum(counts))
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"{name} (n={n:,})",
-                                 line={"color": SIDE_COLORS[name], "width": 2}, fill="tozeroy",
-                                 opacity=0.5))
+        traces.append({"type": "scatter", "x": xs, "y": ys, "mode": "lines", "name": f"{name} (n={n:,})",
+                       "line": {"color": SIDE_COLORS[name], "width": 2}, "fill": "tozeroy", "opacity": 0.5})
     top = max((n / t for counts, t in ((baseline, total_b), (candidate, total_c)) for n in counts), default=0)
     for label, value in (markers or {}).items():
         if value is not None and math.isfinite(value) and (value > 0 or not log_x):
             color = SIDE_COLORS["candidate"] if label.startswith("candidate") else SIDE_COLORS["baseline"]
-            fig.add_trace(go.Scatter(x=[value, value], y=[0, top * 1.05], mode="lines", name=label,
-                                     line={"dash": "dot", "color": color, "width": 2}))
+            traces.append({"type": "scatter", "x": [value, value], "y": [0, top * 1.05], "mode": "lines",
+                           "name": label, "line": {"dash": "dot", "color": color, "width": 2}})
+    layout = _base_layout(x_title, "share of calls per bucket", title, height=300)
     if log_x:
-        fig.update_xaxes(type="log")
-    fig.update_yaxes(tickformat=".1%")
-    return _layout(fig, x_title, "share of calls per bucket", title, height=300)
+        layout["xaxis"]["type"] = "log"
+    layout["yaxis"]["tickformat"] = ".1%"
+    return _figure(traces, layout)
 
 
 def online_timeline(runs: pd.DataFrame, title: str | None = None) -> go.Figure:
     """One bar per stretch of back-to-back windows per device; white space between bars is a gap."""
-    fig = px.timeline(runs, x_start="online_from", x_end="online_until", y="device_id", color="target",
-                      color_discrete_map=TARGET_COLORS, hover_data={"hardware": True})
-    fig.update_yaxes(autorange="reversed")
-    return _layout(fig, "time (UTC)", "device", title, height=max(240, 28 * runs["device_id"].nunique() + 80))
+    traces = []
+    for key, part in _groups(runs, "target"):
+        start = pd.to_datetime(part["online_from"])
+        length_ms = (pd.to_datetime(part["online_until"]) - start).dt.total_seconds() * 1000
+        traces.append({"type": "bar", "orientation": "h", "base": _values(start), "x": length_ms.tolist(),
+                       "y": _values(part["device_id"]), "name": str(key[0]),
+                       "customdata": _values(part["hardware"]), "marker": _color_for("target", str(key[0])),
+                       "hovertemplate": "%{y} (%{customdata})<br>%{base} for %{x:,.0f} ms"
+                                        "<extra>%{fullData.name}</extra>"})
+    layout = _base_layout("time (UTC)", "device", title,
+                          height=max(240, 28 * runs["device_id"].nunique() + 80))
+    layout["barmode"] = "overlay"
+    layout["xaxis"]["type"] = "date"
+    layout["yaxis"].update(autorange="reversed", type="category")
+    return _figure(traces, layout)
 
 
 _UNITS = (("_ms", "ms"), ("_bytes", "bytes"), ("_usd", "USD"), ("_rate", "share"), ("_per_s", "per s"),
@@ -174,9 +283,11 @@ def auto_chart(frame: pd.DataFrame, x: str, y: str, *, color: str | None = None,
 
 def side_bars(frame: pd.DataFrame, y: str, y_title: str, text_format: str) -> go.Figure:
     """Baseline and candidate as two bars with ±`ci` error bars, labelled with their sample sizes."""
-    fig = px.bar(frame, x="side", y=y, color="side", error_y="ci", text="label",
-                 color_discrete_map=SIDE_COLORS)
-    fig.update_traces(textposition="inside")
-    fig.update_yaxes(tickformat=text_format.replace(".2%", ".1%"))
-    fig.update_layout(showlegend=False)
-    return _layout(fig, "", y_title, height=300)
+    traces = [{"type": "bar", "x": [row["side"]], "y": [float(row[y])], "name": row["side"],
+               "text": [row["label"]], "textposition": "inside",
+               "error_y": {"type": "data", "array": [float(row["ci"])], "visible": True},
+               "marker": {"color": SIDE_COLORS[row["side"]]}} for row in frame.to_dict("records")]
+    layout = _base_layout("", y_title, height=300)
+    layout["showlegend"] = False
+    layout["yaxis"]["tickformat"] = text_format.replace(".2%", ".1%")
+    return _figure(traces, layout)

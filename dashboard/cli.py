@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -59,8 +60,20 @@ def dashboard(collector: str | None, db: str | None, token: str | None, port: in
     env.setdefault("STREAMLIT_SERVER_HEADLESS", "true")
     source = env.get("INFERWATCH_DB") or env["INFERWATCH_COLLECTOR"]
     click.echo(f"inferwatch dashboard: http://{host}:{port} reading {source}", err=True)
+    raise SystemExit(_run(streamlit_command(port, host), env))
+
+
+def _run(command: list[str], env: dict[str, str]) -> int:
+    """Run Streamlit; SIGTERM (and Ctrl-C) to this process stop it too instead of orphaning it."""
+    proc = subprocess.Popen(command, env=env)
+    previous = signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
     try:
-        code = subprocess.call(streamlit_command(port, host), env=env)
-    except KeyboardInterrupt:
-        code = 0
-    raise SystemExit(0 if code in (0, -2, 130) else code)
+        while True:
+            try:
+                code = proc.wait()
+                break
+            except KeyboardInterrupt:  # a terminal's Ctrl-C reaches Streamlit too; a bare SIGINT may not
+                proc.terminate()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0 if code in (0, -2, -15, 130, 143) else code

@@ -80,10 +80,29 @@ def run_sql(text: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
     return _sql(settings(), text, _frozen(params or {}))
 
 
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _filtered(where: SourceSettings, text: str, params: tuple[tuple[str, Any], ...],
+              keep: tuple[str, ...] | None) -> pd.DataFrame:
+    """SQL over the sidebar's filters, cached under the relative range (`-24h`), bound to times here.
+
+    Binding before caching would key the cache on `now` and never hit it.
+    """
+    bound = _bind(dict(params))
+    if keep is not None:
+        bound = {k: bound[k] for k in keep}
+    return queries.sql(text, bound, _source(where))
+
+
+def _run_filtered(text: str, params: Mapping[str, Any], keep: tuple[str, ...] | None = None) -> pd.DataFrame:
+    wanted = {k: params.get(k) for k in _FILTERS}
+    return _filtered(settings(), text, _frozen(wanted), keep)
+
+
 def clear() -> None:
     """Forget cached answers (the Refresh button)."""
     _named.clear()
     _sql.clear()
+    _filtered.clear()
 
 
 def has_data() -> bool:
@@ -112,17 +131,16 @@ def _bind(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def dimensions(since: str) -> pd.DataFrame:
     """Distinct service, target, hardware, model and version seen since `since` (filter choices)."""
-    bound = _bind({"since": since})
-    return run_sql(
+    return _run_filtered(
         "SELECT DISTINCT service, target, hardware, model, model_version FROM inference_points "
         "WHERE window_start >= CAST($since AS TIMESTAMP) UNION "
         "SELECT DISTINCT service, target, hardware, model, model_version FROM inference_rollup_1h "
-        "WHERE window_start >= CAST($since AS TIMESTAMP) ORDER BY ALL", {"since": bound["since"]})
+        "WHERE window_start >= CAST($since AS TIMESTAMP) ORDER BY ALL", {"since": since}, ("since",))
 
 
 def confidence_buckets(params: Mapping[str, Any]) -> pd.DataFrame:
     """Per target: confidence bucket lower bound, width and count, from the merged histograms."""
-    return run_sql(f"""
+    return _run_filtered(f"""
 WITH m AS (
     SELECT target, hist_merge(list(confidence_hist)) AS h FROM inference_windows
     WHERE {_WHERE} GROUP BY ALL
@@ -130,7 +148,7 @@ WITH m AS (
 SELECT target, (h.idx0 + k - 1) * h.width AS lower, h.width AS width, h.counts[k] AS count
 FROM m, range(1, len(h.counts) + 1) AS r(k)
 WHERE h IS NOT NULL AND h.counts[k] > 0
-ORDER BY target, lower""", _bind(params))
+ORDER BY target, lower""", params)
 
 
 def latency_histograms(params: Mapping[str, Any], by: tuple[str, ...]) -> pd.DataFrame:
@@ -139,19 +157,18 @@ def latency_histograms(params: Mapping[str, Any], by: tuple[str, ...]) -> pd.Dat
     if not set(by) <= allowed:
         raise ValueError(f"group by {sorted(set(by) - allowed)} is not allowed")
     keys = ", ".join(by)
-    return run_sql(f"""
+    return _run_filtered(f"""
 SELECT {keys}, sum(calls)::BIGINT AS calls, sum(errors)::BIGINT AS errors, count(*) AS windows,
        hist_merge(list(latency_hist)) AS latency_hist,
        hist_merge(list(confidence_hist)) AS confidence_hist,
        list(memory_rss_avg_bytes) AS memory_avg, list(memory_rss_max_bytes) AS memory_max
 FROM inference_windows WHERE {_WHERE}
-GROUP BY {keys} ORDER BY {keys}""", _bind(params))
+GROUP BY {keys} ORDER BY {keys}""", params)
 
 
 def online_runs(params: Mapping[str, Any]) -> pd.DataFrame:
     """Per device, the stretches of back-to-back windows (online) in the range; gaps are between them."""
-    bound = _bind(params)
-    return run_sql("""
+    return _run_filtered("""
 WITH w AS (
     SELECT DISTINCT device_id, target, hardware, window_start, window_end FROM inference_points
     WHERE window_start >= CAST($since AS TIMESTAMP) AND window_start < CAST($until AS TIMESTAMP)
@@ -167,4 +184,4 @@ WITH w AS (
 SELECT device_id, any_value(target) AS target, any_value(hardware) AS hardware, run,
        min(window_start) AS online_from, max(window_end) AS online_until
 FROM r GROUP BY device_id, run ORDER BY device_id, run""",
-                   {k: bound[k] for k in ("since", "until", "service", "target", "hardware")})
+                         params, ("since", "until", "service", "target", "hardware"))

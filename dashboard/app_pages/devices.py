@@ -10,6 +10,7 @@ from inferwatch.dashboard.filters import Filters
 from inferwatch.dashboard.format import ONLINE_WITHIN_S, fmt_age, fmt_bytes
 
 EPOCH_GUARD = pd.Timestamp("2000-01-01")  # earlier first-seen stamps come from gauges without a start time
+TOP = 40  # devices per chart; the table lists every device
 COUNTERS = ("spool_windows", "spool_bytes", "windows_spooled", "export_failures", "dropped_samples",
             "bytes_sent", "gaps", "gap_seconds")
 
@@ -56,22 +57,40 @@ def body(f: Filters) -> None:
     })
 
     st.subheader("Online and offline")
+    many = len(devices) > TOP
+    if many:
+        st.caption(f"Charts show the {TOP} devices that stand out most on each measure; the table above "
+                   f"lists all {len(devices):,}.")
+    worst = _top(devices, "gap_seconds", "silent_s")["device_id"]
     runs = data.online_runs(f.params())
+    runs = runs[runs["device_id"].isin(worst)] if many else runs
     if not runs.empty:
-        st.plotly_chart(charts.online_timeline(runs, title="Windows received (white space = offline gap)"))
+        title = "Windows received (white space = offline gap)" + (", most offline devices" if many else "")
+        st.plotly_chart(charts.online_timeline(runs, title=title))
     left, right = st.columns(2)
-    left.plotly_chart(charts.bars(devices, "device_id", "silent_s", "device", "silent for (s)",
-                                  color="target", title="Time since last window", text_format=".0f"))
-    right.plotly_chart(charts.bars(devices, "device_id", "gap_seconds", "device", "offline time (s)",
-                                   color="target", title="Offline time in gaps", text_format=".0f"))
+    left.plotly_chart(charts.bars(_top(devices, "silent_s"), "device_id", "silent_s", "device",
+                                  "silent for (s)", color="target", title="Time since last window",
+                                  text_format=".0f"))
+    right.plotly_chart(charts.bars(_top(devices, "gap_seconds"), "device_id", "gap_seconds", "device",
+                                   "offline time (s)", color="target", title="Offline time in gaps",
+                                   text_format=".0f"))
 
     st.subheader("Agent health")
     left, right = st.columns(2)
-    left.plotly_chart(charts.bars(devices, "device_id", "spool_bytes", "device", "spool backlog (bytes)",
-                                  color="target", title="Spool backlog", text_format=".3s"))
-    right.plotly_chart(charts.bars(devices, "device_id", "overhead_ns", "device",
+    left.plotly_chart(charts.bars(_top(devices, "spool_bytes"), "device_id", "spool_bytes", "device",
+                                  "spool backlog (bytes)", color="target", title="Spool backlog",
+                                  text_format=".3s"))
+    right.plotly_chart(charts.bars(_top(devices, "overhead_ns"), "device_id", "overhead_ns", "device",
                                    "agent overhead (ns per call)", color="target",
                                    title="Agent overhead per call", text_format=".0f"))
+
+
+def _top(devices: pd.DataFrame, *by: str) -> pd.DataFrame:
+    """The TOP devices with the highest values of `by` (all of them when there are fewer), by device id."""
+    if len(devices) <= TOP:
+        return devices
+    columns = [c for c in by if c in devices]
+    return devices.sort_values(columns, ascending=False).head(TOP).sort_values("device_id")
 
 
 page.render("Devices",

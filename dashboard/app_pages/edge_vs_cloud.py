@@ -120,18 +120,14 @@ def _cost_section(costs: pd.DataFrame) -> None:
     if costs.empty:
         st.info("No traffic to price in the range.")
         return
-    cols = st.columns(len(costs) * 2)
+    # metrics, not charts: two bars per chart said no more than these numbers and cost a chart each to draw
+    cols = st.columns(len(costs) * 3)
     for i, row in enumerate(costs.to_dict("records")):
-        cols[2 * i].metric(f"{row['target']}: per 1k inferences", fmt_usd(row["cost_per_1k_usd"]))
-        cols[2 * i + 1].metric(f"{row['target']}: telemetry per device per day",
+        cols[3 * i].metric(f"{row['target']}: per 1k inferences", fmt_usd(row["cost_per_1k_usd"]))
+        cols[3 * i + 1].metric(f"{row['target']}: per month", fmt_usd(row["cost_per_month_usd"]),
+                               help="At the measured call rate, extrapolated to 30 days")
+        cols[3 * i + 2].metric(f"{row['target']}: telemetry per device per day",
                                fmt_bytes(row["bytes_per_device_day"]))
-    left, right = st.columns(2)
-    left.plotly_chart(charts.bars(costs, "target", "cost_per_1k_usd", "target",
-                                  "cost per 1k inferences (USD)", color="target",
-                                  title="Cost per 1,000 inferences", text_format="$.4f"))
-    right.plotly_chart(charts.bars(costs, "target", "cost_per_month_usd", "target", "cost per month (USD)",
-                                   color="target", title="Cost per month at the measured rate",
-                                   text_format="$,.2f"))
     st.dataframe(costs, hide_index=True, column_config={
         "cost_per_1k_usd": st.column_config.NumberColumn("USD per 1k", format="$%.4f"),
         "cost_per_month_usd": st.column_config.NumberColumn("USD per month", format="$%.2f"),

@@ -90,10 +90,20 @@ def _table(report: Report) -> pd.DataFrame:
     } for x in report.findings])
 
 
+def _id(x: Finding) -> str:
+    """What a finding is about (stable while its values change with the filters)."""
+    return f"{x.check} " + " ".join(f"{k}={v}" for k, v in x.cohort.items())
+
+
+def _label(x: Finding) -> str:
+    return (f"{x.status.value}: {x.check} · " + " ".join(f"{k}={v}" for k, v in x.cohort.items())
+            + f" — {_value(x, x.baseline)} → {_value(x, x.candidate)} ({_effect(x)})")
+
+
 def _finding(x: Finding, index: int) -> None:
-    title = (f"**{x.status.value}: {x.check}** · " + " ".join(f"{k}={v}" for k, v in x.cohort.items())
-             + f" — {_value(x, x.baseline)} → {_value(x, x.candidate)} ({_effect(x)})")
-    with st.expander(title, expanded=x.status is Status.REGRESSION, icon=STATUS_ICON[x.status]):
+    """One finding's evidence: baseline vs candidate distributions (or bars), effect, samples and reason."""
+    with st.container(border=True):
+        st.markdown(f"{STATUS_ICON[x.status]} **{_label(x)}**")
         left, right = st.columns([3, 1])
         figure = evidence_figure(x)
         if figure is not None:
@@ -148,8 +158,12 @@ def body(f: Filters) -> None:
     st.dataframe(_table(report).iloc[[i for i, _ in ordered]], hide_index=True, column_config={
         "p (adjusted)": st.column_config.NumberColumn(format="%.2g")})
     st.subheader("Evidence")
-    for index, finding in ordered:
-        _finding(finding, index)
+    if ordered:  # one finding at a time: a plot for each made this page draw dozens of charts per rerun
+        ids = {_id(x): (i, x) for i, x in ordered}
+        key, keep = remembered("reg.evidence", next(iter(ids)), list(ids))
+        chosen = st.selectbox("Finding", list(ids), format_func=lambda k: _label(ids[k][1]), key=key,
+                              on_change=keep, help="Regressions first; pick any finding to see its evidence")
+        _finding(ids[chosen][1], ids[chosen][0])
     st.download_button("Download report (JSON)", report.to_json(indent=2), file_name="regressions.json",
                        mime="application/json", icon=":material/download:")
 

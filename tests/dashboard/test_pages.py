@@ -123,9 +123,15 @@ def test_regressions_page_flags_the_slower_version_with_evidence(seeded_collecto
     at = run_page("regressions")
     assert any(t.startswith("**FAIL** — digits 1.0.0 → 2.0.0") for t in texts(at.error))
     table = at.dataframe[0].value
-    flagged = set(table.loc[table["status"].str.contains("regression"), "check"])
-    assert {"errors.rate", "latency.p95"} <= flagged
-    assert len(charts(at)) >= len(flagged)
+    flagged = table.loc[table["status"].str.contains("regression"), ["check", "cohort"]]
+    assert {"errors.rate", "latency.p95"} <= set(flagged["check"])
+    picker = at.selectbox(key="iw.widget.reg.evidence")
+    assert picker.value.startswith(tuple(flagged["check"])), "the evidence opens on a regression"
+    for check, cohort in flagged.itertuples(index=False):  # every regression has its evidence plot
+        at.selectbox(key="iw.widget.reg.evidence").select(f"{check} {cohort}").run()
+        assert not at.exception, texts(at.exception)
+        assert len(charts(at)) == 1
+        assert any(check in t and "regression" in t for t in texts(at.markdown))
 
 
 def test_regressions_page_compares_edge_with_cloud(seeded_collector, use_source):
