@@ -22,6 +22,9 @@ clock in the browser process from the action to that moment, unless it says othe
     heading and first chart visible; `first_paint_settled` is the same until the whole page has
     settled. Query answers are dropped (the sidebar's *Refresh now*) before each round, so the queries
     run too.
+  * floor: the same first paint for a Streamlit app with nothing but a title and one two-bar Plotly
+    chart, served from the same machine: what Streamlit's frontend and plotly.js cost in this browser
+    before the dashboard does anything. Measured after the dashboard rounds.
   * open: click a page in the sidebar → settled, with the query answers dropped just before (the
     queries run).
   * filter: on that page, pick Target = edge in the sidebar's open list → settled (answers for edge not
@@ -74,6 +77,12 @@ FIRST_CHART = """(title) => {
 }"""
 TWO_FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
 TIMEOUT_MS = 180_000
+FLOOR_APP = """import plotly.graph_objects as go
+import streamlit as st
+
+st.title("Fleet")
+st.plotly_chart(go.Figure({"data": [{"type": "bar", "x": ["a", "b"], "y": [1, 2]}]}, _validate=False))
+"""
 
 
 class Wire:
@@ -165,6 +174,22 @@ def first_paint(context, url: str, title: str) -> dict[str, float]:
     return {"first_paint_s": painted - start, "first_paint_settled_s": settled - start}
 
 
+def _floor(context, work: Path, rounds: int) -> list[dict[str, float]]:
+    """First paint of a one-chart Streamlit app (see `floor` above)."""
+    app = work / "floor_app.py"
+    app.write_text(FLOOR_APP)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+                             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/_stcore/health", timeout_s=120, proc=proc)
+        return [first_paint(context, f"http://127.0.0.1:{port}", "Fleet") for _ in range(rounds)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
 def pct(values: list[float], q: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
@@ -245,6 +270,7 @@ def main() -> None:
                 print(f"round {r + 1}/{args.rounds}: " + ", ".join(
                     f"{t} {results[t]['open'][-1]['total_s']:.2f}/{results[t]['filter'][-1]['total_s']:.2f} s"
                     for t in PAGES), flush=True)
+            floor = _floor(context, work, args.rounds)
             context.close()
     finally:
         if dash is not None:
@@ -259,6 +285,7 @@ def main() -> None:
 
     rows = {t: {kind: summary(samples) for kind, samples in kinds.items()} for t, kinds in results.items()}
     fp = summary(paints)
+    fl = summary(floor)
     print(f"\n{label}; {args.rounds} rounds; times are p50 / p95 in seconds")
     print(f"{'page':<15}{'open':>15}{'filter change':>17}{'filter back':>15}{'  server/paint (open p50)':>26}"
           f"{'charts':>8}{'KiB':>7}")
@@ -270,11 +297,13 @@ def main() -> None:
     print(f"first paint (new tab, queries run): {fp['first_paint_p50_s']:.2f} / "
           f"{fp['first_paint_p95_s']:.2f} s; "
           f"settled {fp['first_paint_settled_p50_s']:.2f} / {fp['first_paint_settled_p95_s']:.2f} s")
+    print(f"floor (one-chart Streamlit app, new tab): {fl['first_paint_p50_s']:.2f} / "
+          f"{fl['first_paint_p95_s']:.2f} s")
     print(f"cold start (process spawned → first chart): {cold_start:.2f} s (healthy after {healthy:.2f} s)")
     out = {"benchmark": "dashboard_latency", "source": label, "rounds": args.rounds,
            "definitions": __doc__.split("\n\n", 3)[3].strip(),
            "cold_start_s": round(cold_start, 3), "cold_server_healthy_s": round(healthy, 3),
-           "first_paint": fp, "pages": rows,
+           "first_paint": fp, "floor_first_paint": fl, "pages": rows,
            "machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(),
                        "load_avg": [round(x, 2) for x in os.getloadavg()]}}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ __all__ = [
     "has_data",
     "latency_histograms",
     "online_runs",
+    "prefetch",
     "run_named",
     "run_sql",
     "settings",
@@ -96,6 +98,33 @@ def _filtered(where: SourceSettings, text: str, params: tuple[tuple[str, Any], .
 def _run_filtered(text: str, params: Mapping[str, Any], keep: tuple[str, ...] | None = None) -> pd.DataFrame:
     wanted = {k: params.get(k) for k in _FILTERS}
     return _filtered(settings(), text, _frozen(wanted), keep)
+
+
+def prefetch(*reads: Callable[[], Any]) -> None:
+    """Run independent reads at once so the page's own calls find their answers cached.
+
+    The store serves queries concurrently (a collector's cursors, a file's cursors), so a page waits
+    for its slowest query instead of the sum. Errors are left for the page's own call to raise.
+    """
+    if len(reads) < 2:
+        return
+    from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+
+    def quietly(read: Callable[[], Any]) -> None:
+        try:
+            read()
+        except Exception:  # raised again, with its notice, where the page reads it
+            pass
+
+    threads = [threading.Thread(target=quietly, args=(read,), daemon=True) for read in reads[1:]]
+    for thread in threads:
+        add_script_run_ctx(thread, ctx)
+        thread.start()
+    quietly(reads[0])
+    for thread in threads:
+        thread.join()
 
 
 def clear() -> None:

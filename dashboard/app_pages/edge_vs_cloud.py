@@ -76,6 +76,9 @@ def body(f: Filters) -> None:
         st.info(f"No calls of {model} {version or ''} in the range.")
         return
 
+    data.prefetch(lambda: data.run_named("fleet_overview", params),
+                  lambda: data.run_named("cost_inputs", params),
+                  lambda: data.run_named("latency_cdf", params), lambda: data.confidence_buckets(params))
     merged = data.run_named("fleet_overview", params)
     costs = estimate(data.run_named("cost_inputs", params), _prices())
     result = slo_verdict(merged, costs, PERCENTILES[percentile], slo)
