@@ -169,6 +169,44 @@ FROM w LEFT JOIN mem ON mem.service IS NOT DISTINCT FROM w.service
     AND mem.device_id IS NOT DISTINCT FROM w.device_id
     AND mem.window_start = w.window_start AND mem.window_end = w.window_end;
 
+-- The raw windows of hours not rolled up yet (rollup_dirty): filtered before the per-window merge, so
+-- this costs next to nothing when the rollups are current. Named queries over long ranges add it to
+-- the hourly rollups.
+CREATE OR REPLACE VIEW inference_windows_pending AS
+WITH w AS (
+    SELECT window_start, window_end, {_DIMS},
+           sum(calls)::BIGINT AS calls, sum(errors)::BIGINT AS errors,
+           hist_merge(list(latency_hist)) AS latency_hist,
+           hist_merge(list(confidence_hist)) AS confidence_hist
+    FROM inference_points
+    WHERE window_start >= (SELECT min(hour) FROM rollup_dirty)
+      AND time_bucket(INTERVAL 1 HOUR, window_start) IN (SELECT hour FROM rollup_dirty)
+    GROUP BY ALL
+), mem AS (
+    SELECT service, device_id, start_time AS window_start, time AS window_end,
+           sum(sum) / nullif(sum(count), 0) AS memory_rss_avg_bytes, max(max) AS memory_rss_max_bytes
+    FROM metric_points WHERE metric = '{_MEMORY}'
+        AND start_time >= (SELECT min(hour) FROM rollup_dirty)
+    GROUP BY ALL
+)
+SELECT w.window_start, w.window_end, w.service, w.device_id, w.target, w.hardware, w.model,
+       w.model_version, w.calls, w.errors, w.errors / nullif(w.calls, 0) AS error_rate,
+       hist_value_quantile(w.latency_hist, 0.50) AS latency_ms_p50,
+       hist_value_quantile(w.latency_hist, 0.90) AS latency_ms_p90,
+       hist_value_quantile(w.latency_hist, 0.95) AS latency_ms_p95,
+       hist_value_quantile(w.latency_hist, 0.99) AS latency_ms_p99,
+       w.latency_hist.min * w.latency_hist.unit AS latency_ms_min,
+       w.latency_hist.max * w.latency_hist.unit AS latency_ms_max,
+       w.latency_hist.sum * w.latency_hist.unit / nullif(w.latency_hist.count, 0) AS latency_ms_mean,
+       w.confidence_hist.sum / nullif(w.confidence_hist.count, 0) AS confidence_mean,
+       hist_value_quantile(w.confidence_hist, 0.05) AS confidence_p05,
+       hist_value_quantile(w.confidence_hist, 0.50) AS confidence_p50,
+       mem.memory_rss_avg_bytes, mem.memory_rss_max_bytes,
+       w.latency_hist, w.confidence_hist
+FROM w LEFT JOIN mem ON mem.service IS NOT DISTINCT FROM w.service
+    AND mem.device_id IS NOT DISTINCT FROM w.device_id
+    AND mem.window_start = w.window_start AND mem.window_end = w.window_end;
+
 CREATE OR REPLACE VIEW inference_windows_1h AS
 WITH w AS (
     -- the rollup holds one row per hour x dimensions (Store.rollup), so no GROUP BY / merge here

@@ -23,8 +23,7 @@ RAW_HOURS = 6
 # every minute): those are read from the raw windows, so fresh points count at once and exactly once.
 _HOURLY = """(SELECT * FROM inference_windows_1h WHERE window_start NOT IN (SELECT hour FROM rollup_dirty)
     UNION ALL BY NAME
-    SELECT * FROM inference_windows WHERE window_start >= (SELECT min(hour) FROM rollup_dirty)
-        AND time_bucket(INTERVAL 1 HOUR, window_start) IN (SELECT hour FROM rollup_dirty)
+    SELECT * FROM inference_windows_pending
 ) AS inference_windows_1h"""
 # {{hist_merge SOURCE (KEYS) COLUMN}}: per group of KEYS, the histograms of COLUMN merged (column h).
 _MERGE = re.compile(r"\{\{hist_merge (\w+) \(([\w, ]+)\) (\w+)\}\}")
