@@ -20,9 +20,15 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
+# Every benchmark prints a table and writes benchmarks/results/<name>.json (see benchmarks/README.md).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/agent_overhead.py
 	$(BIN)/python benchmarks/agent_bandwidth.py
+	$(BIN)/python benchmarks/collector_ingest.py
+	$(BIN)/python benchmarks/regression_engine.py
+	$(BIN)/python benchmarks/regression_detection.py
+	$(BIN)/python benchmarks/query_latency.py
+	$(BIN)/python benchmarks/dashboard_latency.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
