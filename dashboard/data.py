@@ -21,7 +21,6 @@ __all__ = [
     "confidence_buckets",
     "dimensions",
     "has_data",
-    "latency_histograms",
     "online_runs",
     "prefetch",
     "run_named",
@@ -168,31 +167,27 @@ def dimensions(since: str) -> pd.DataFrame:
 
 
 def confidence_buckets(params: Mapping[str, Any]) -> pd.DataFrame:
-    """Per target: confidence bucket lower bound, width and count, from the merged histograms."""
-    return _run_filtered(f"""
-WITH m AS (
-    SELECT target, hist_merge(list(confidence_hist)) AS h FROM inference_windows
-    WHERE {_WHERE} GROUP BY ALL
-)
-SELECT target, (h.idx0 + k - 1) * h.width AS lower, h.width AS width, h.counts[k] AS count
-FROM m, range(1, len(h.counts) + 1) AS r(k)
-WHERE h IS NOT NULL AND h.counts[k] > 0
-ORDER BY target, lower""", params)
+    """Per target: confidence bucket lower bound, width and count, from the merged histograms.
 
-
-def latency_histograms(params: Mapping[str, Any], by: tuple[str, ...]) -> pd.DataFrame:
-    """One merged latency and confidence histogram (dicts) with calls and errors per group of `by`."""
-    allowed = {"target", "hardware", "model", "model_version", "service"}
-    if not set(by) <= allowed:
-        raise ValueError(f"group by {sorted(set(by) - allowed)} is not allowed")
-    keys = ", ".join(by)
-    return _run_filtered(f"""
-SELECT {keys}, sum(calls)::BIGINT AS calls, sum(errors)::BIGINT AS errors, count(*) AS windows,
-       hist_merge(list(latency_hist)) AS latency_hist,
-       hist_merge(list(confidence_hist)) AS confidence_hist,
-       list(memory_rss_avg_bytes) AS memory_avg, list(memory_rss_max_bytes) AS memory_max
-FROM inference_windows WHERE {_WHERE}
-GROUP BY {keys} ORDER BY {keys}""", params)
+    Merged from the `regression_inputs` named query (histograms merged in SQL per model, target and
+    hardware; hourly rollups past 6 hours): folding every window's histogram with `hist_merge(list(…))`
+    took ~55 s for a day of a 1,000-device fleet.
+    """
+    frame = run_named("regression_inputs", {k: params.get(k) for k in _FILTERS})
+    rows = []
+    for target, part in frame.groupby("target", sort=True) if not frame.empty else []:
+        counts: dict[int, int] = {}
+        width = 0.0
+        for h in part["confidence_hist"]:
+            if not isinstance(h, Mapping) or h.get("counts") is None or not len(h["counts"]):
+                continue
+            width, idx0 = float(h["width"]), int(h.get("idx0") or 0)
+            for k, n in enumerate(h["counts"]):
+                if n:
+                    counts[idx0 + k] = counts.get(idx0 + k, 0) + int(n)
+        rows += [{"target": target, "lower": i * width, "width": width, "count": n}
+                 for i, n in sorted(counts.items())]
+    return pd.DataFrame(rows, columns=["target", "lower", "width", "count"])
 
 
 def online_runs(params: Mapping[str, Any]) -> pd.DataFrame:

@@ -1,48 +1,26 @@
-"""From stored histograms to the regression engine's populations, and from its findings to evidence plots."""
+"""From the regression engine's findings to evidence plots (baseline vs candidate)."""
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
-from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from inferwatch.regressions import ConfidenceHistogram, Finding, LatencyHistogram, Memory, Population
+from inferwatch.regressions import ConfidenceHistogram, Finding, LatencyHistogram
 from inferwatch.regressions.buckets import aligned_latency, confidence_bins
 
 from . import charts
 
-__all__ = ["KEY_COLUMNS", "evidence_figure", "populations", "version_key"]
+__all__ = ["evidence_figure", "version_key"]
 
-KEY_COLUMNS = ("model", "model_version", "target", "hardware", "service")
 CONFIDENCE_REBIN = 4  # 4 × 0.005 = 0.02-wide bins on the evidence plot
 
 
 def version_key(version: str) -> tuple:
     """Sort versions numerically where they are numbers (`1.10.0` after `1.9.0`)."""
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"[.\-+]", str(version)))
-
-
-def _population(row: dict[str, Any]) -> Population:
-    latency = row.get("latency_hist")
-    confidence = row.get("confidence_hist")
-    memory = Memory.from_windows(row.get("memory_avg") or [], row.get("memory_max") or [])
-    return Population(
-        calls=int(row["calls"]), errors=int(row["errors"]),
-        latency=LatencyHistogram.from_mapping(latency) if isinstance(latency, dict) else None,
-        confidence=ConfidenceHistogram.from_mapping(confidence)
-        if isinstance(confidence, dict) and confidence.get("counts") else None,
-        memory=memory if memory.avg_rss.n else None, windows=int(row.get("windows") or 0))
-
-
-def populations(frame: pd.DataFrame) -> Iterator[tuple[dict[str, str], Population]]:
-    """(key, Population) per row of `data.latency_histograms` (merged histograms per group)."""
-    for row in frame.to_dict("records"):
-        key = {k: str(row[k]) for k in KEY_COLUMNS if k in row and row[k] is not None}
-        yield key, _population(row)
 
 
 def _trim(lower, upper, b, c) -> tuple[list[float], list[float], list[int], list[int]]:

@@ -6,11 +6,12 @@ import pandas as pd
 import streamlit as st
 
 from inferwatch.dashboard import data, page
-from inferwatch.dashboard.evidence import evidence_figure, populations, version_key
+from inferwatch.dashboard.evidence import evidence_figure, version_key
 from inferwatch.dashboard.filters import Filters
 from inferwatch.dashboard.format import fmt_pct, missing
 from inferwatch.dashboard.state import remembered
 from inferwatch.regressions import DEFAULT_SPLIT, Finding, Report, Status, build_cohorts, compare
+from inferwatch.regressions.source import population_from_row
 
 MODES = {"versions": "Two versions", "edge_vs_cloud": "Edge vs cloud",
          "time_ranges": "This range vs the one before"}
@@ -18,7 +19,17 @@ PREVIOUS = {"-15m": ("-30m", "-15m"), "-1h": ("-2h", "-1h"), "-6h": ("-12h", "-6
             "-7d": ("-14d", "-7d"), "-30d": ("-60d", "-30d")}
 STATUS_ICON = {Status.REGRESSION: ":material/error:", Status.OK: ":material/check_circle:",
                Status.INSUFFICIENT: ":material/help:"}
-BY = ("model", "model_version", "target", "hardware")
+
+
+def _populations(params: dict) -> list:
+    """(key, Population) per model, target and hardware from the `regression_inputs` named query (as the CLI).
+
+    It merges histograms in SQL (unnest + GROUP BY) and reads hourly rollups past 6 hours; folding every
+    window's histogram list took minutes on a month of a 1,000-device fleet.
+    """
+    frame = data.run_named("regression_inputs", params)
+    return [({"model": str(r["model"]), "target": str(r["target"]), "hardware": str(r["hardware"])},
+             population_from_row(r)) for r in frame.to_dict("records")]
 
 
 def _sides(f: Filters, mode: str) -> tuple[list, list, tuple[str, ...], str] | None:
@@ -43,18 +54,19 @@ def _sides(f: Filters, mode: str) -> tuple[list, list, tuple[str, ...], str] | N
         if base == cand:
             st.info("Pick two different versions.")
             return None
-        b = data.latency_histograms(f.params(model=model, version=base), BY)
-        c = data.latency_histograms(f.params(model=model, version=cand), BY)
-        return list(populations(b)), list(populations(c)), DEFAULT_SPLIT, f"{model} {base} → {cand}"
-    if mode == "edge_vs_cloud":
-        b = data.latency_histograms(f.params(target="cloud"), BY)
-        c = data.latency_histograms(f.params(target="edge"), BY)
-        return (list(populations(b)), list(populations(c)), ("model", "model_version"),
-                "cloud (baseline) vs edge (candidate), per model and version")
+        bp, cp = f.params(model=model, version=base), f.params(model=model, version=cand)
+        data.prefetch(lambda: _populations(bp), lambda: _populations(cp))
+        return _populations(bp), _populations(cp), DEFAULT_SPLIT, f"{model} {base} → {cand}"
+    if mode == "edge_vs_cloud":  # hardware differs by construction between the sides: split by model
+        bp, cp = f.params(target="cloud"), f.params(target="edge")
+        data.prefetch(lambda: _populations(bp), lambda: _populations(cp))
+        versions = f"version {f.version}" if f.version else "all versions (pick one in the sidebar)"
+        return (_populations(bp), _populations(cp), ("model",),
+                f"cloud (baseline) vs edge (candidate), per model, {versions}")
     since, until = PREVIOUS[f.since]
-    b = data.latency_histograms(f.params(since=since, until=until), BY)
-    c = data.latency_histograms(f.params(), BY)
-    return (list(populations(b)), list(populations(c)), DEFAULT_SPLIT,
+    bp, cp = f.params(since=since, until=until), f.params()
+    data.prefetch(lambda: _populations(bp), lambda: _populations(cp))
+    return (_populations(bp), _populations(cp), DEFAULT_SPLIT,
             f"{f.range_label.lower()} vs the {f.range_label.lower().replace('last ', '')} before")
 
 
