@@ -138,19 +138,9 @@ CREATE OR REPLACE MACRO hist_count(hs) AS
 
 _MEMORY = "inferwatch.process.memory.usage"
 
-_VIEWS = f"""
-CREATE OR REPLACE VIEW inference_windows AS
-WITH w AS (
-    SELECT window_start, window_end, {_DIMS},
-           sum(calls)::BIGINT AS calls, sum(errors)::BIGINT AS errors,
-           hist_merge(list(latency_hist)) AS latency_hist,
-           hist_merge(list(confidence_hist)) AS confidence_hist
-    FROM inference_points GROUP BY ALL
-), mem AS (
-    SELECT service, device_id, start_time AS window_start, time AS window_end,
-           sum(sum) / nullif(sum(count), 0) AS memory_rss_avg_bytes, max(max) AS memory_rss_max_bytes
-    FROM metric_points WHERE metric = '{_MEMORY}' GROUP BY ALL
-)
+# The columns of one row per window (per-window percentiles cost nothing unless selected),
+# shared by `inference_windows` and `inference_windows_pending`: `w` holds the merged windows, `mem` memory.
+_WINDOW_SELECT = """
 SELECT w.window_start, w.window_end, w.service, w.device_id, w.target, w.hardware, w.model,
        w.model_version, w.calls, w.errors, w.errors / nullif(w.calls, 0) AS error_rate,
        hist_value_quantile(w.latency_hist, 0.50) AS latency_ms_p50,
@@ -167,7 +157,22 @@ SELECT w.window_start, w.window_end, w.service, w.device_id, w.target, w.hardwar
        w.latency_hist, w.confidence_hist
 FROM w LEFT JOIN mem ON mem.service IS NOT DISTINCT FROM w.service
     AND mem.device_id IS NOT DISTINCT FROM w.device_id
-    AND mem.window_start = w.window_start AND mem.window_end = w.window_end;
+    AND mem.window_start = w.window_start AND mem.window_end = w.window_end;"""
+
+_VIEWS = f"""
+CREATE OR REPLACE VIEW inference_windows AS
+WITH w AS (
+    SELECT window_start, window_end, {_DIMS},
+           sum(calls)::BIGINT AS calls, sum(errors)::BIGINT AS errors,
+           hist_merge(list(latency_hist)) AS latency_hist,
+           hist_merge(list(confidence_hist)) AS confidence_hist
+    FROM inference_points GROUP BY ALL
+), mem AS (
+    SELECT service, device_id, start_time AS window_start, time AS window_end,
+           sum(sum) / nullif(sum(count), 0) AS memory_rss_avg_bytes, max(max) AS memory_rss_max_bytes
+    FROM metric_points WHERE metric = '{_MEMORY}' GROUP BY ALL
+)
+{_WINDOW_SELECT}
 
 -- The raw windows of hours not rolled up yet (rollup_dirty): filtered before the per-window merge, so
 -- this costs next to nothing when the rollups are current. Named queries over long ranges add it to
@@ -189,23 +194,7 @@ WITH w AS (
         AND start_time >= (SELECT min(hour) FROM rollup_dirty)
     GROUP BY ALL
 )
-SELECT w.window_start, w.window_end, w.service, w.device_id, w.target, w.hardware, w.model,
-       w.model_version, w.calls, w.errors, w.errors / nullif(w.calls, 0) AS error_rate,
-       hist_value_quantile(w.latency_hist, 0.50) AS latency_ms_p50,
-       hist_value_quantile(w.latency_hist, 0.90) AS latency_ms_p90,
-       hist_value_quantile(w.latency_hist, 0.95) AS latency_ms_p95,
-       hist_value_quantile(w.latency_hist, 0.99) AS latency_ms_p99,
-       w.latency_hist.min * w.latency_hist.unit AS latency_ms_min,
-       w.latency_hist.max * w.latency_hist.unit AS latency_ms_max,
-       w.latency_hist.sum * w.latency_hist.unit / nullif(w.latency_hist.count, 0) AS latency_ms_mean,
-       w.confidence_hist.sum / nullif(w.confidence_hist.count, 0) AS confidence_mean,
-       hist_value_quantile(w.confidence_hist, 0.05) AS confidence_p05,
-       hist_value_quantile(w.confidence_hist, 0.50) AS confidence_p50,
-       mem.memory_rss_avg_bytes, mem.memory_rss_max_bytes,
-       w.latency_hist, w.confidence_hist
-FROM w LEFT JOIN mem ON mem.service IS NOT DISTINCT FROM w.service
-    AND mem.device_id IS NOT DISTINCT FROM w.device_id
-    AND mem.window_start = w.window_start AND mem.window_end = w.window_end;
+{_WINDOW_SELECT}
 
 CREATE OR REPLACE VIEW inference_windows_1h AS
 WITH w AS (
