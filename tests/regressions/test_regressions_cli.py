@@ -201,26 +201,9 @@ def test_rollout_watch_stores_findings_for_sql_users(tmp_path):
     collector = Collector(str(tmp_path / "watch.duckdb"))
     rng = np.random.default_rng(9)
     try:
-        _send(
-            collector.url,
-            str(tmp_path / "spool"),
-            "digits",
-            "1.0",
-            rng.lognormal(np.log(0.02), 0.4, N),
-            rng.beta(9, 1.5, N),
-            0.01,
-            rng,
-        )
-        _send(
-            collector.url,
-            str(tmp_path / "spool"),
-            "digits",
-            "1.1",
-            rng.lognormal(np.log(0.026), 0.4, N),
-            rng.beta(9, 1.5, N),
-            0.01,
-            rng,
-        )
+        for version, median_s in (("1.0", 0.02), ("1.1", 0.026)):  # 1.1 is 30 % slower
+            _send(collector.url, str(tmp_path / "spool"), "digits", version,
+                  rng.lognormal(np.log(median_s), 0.4, N), rng.beta(9, 1.5, N), 0.01, rng)
         collector.wait_for_calls(2 * N)
     finally:
         collector.stop()
