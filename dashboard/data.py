@@ -21,6 +21,7 @@ __all__ = [
     "confidence_buckets",
     "dimensions",
     "has_data",
+    "in_background",
     "online_runs",
     "prefetch",
     "run_named",
@@ -99,14 +100,12 @@ def _run_filtered(text: str, params: Mapping[str, Any], keep: tuple[str, ...] | 
     return _filtered(settings(), text, _frozen(wanted), keep)
 
 
-def prefetch(*reads: Callable[[], Any]) -> None:
-    """Run independent reads at once so the page's own calls find their answers cached.
+def in_background(*reads: Callable[[], Any]) -> Callable[[], None]:
+    """Start reads in threads now; returns a join. Their answers land in the cache, so the page's own
+    later calls find them there, while the page draws what it already has.
 
-    The store serves queries concurrently (a collector's cursors, a file's cursors), so a page waits
-    for its slowest query instead of the sum. Errors are left for the page's own call to raise.
+    Errors are left for the page's own call to raise, with its notice.
     """
-    if len(reads) < 2:
-        return
     from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
     ctx = get_script_run_ctx()
@@ -114,16 +113,35 @@ def prefetch(*reads: Callable[[], Any]) -> None:
     def quietly(read: Callable[[], Any]) -> None:
         try:
             read()
-        except Exception:  # raised again, with its notice, where the page reads it
+        except Exception:  # raised again where the page reads it
             pass
 
-    threads = [threading.Thread(target=quietly, args=(read,), daemon=True) for read in reads[1:]]
+    threads = [threading.Thread(target=quietly, args=(read,), daemon=True) for read in reads]
     for thread in threads:
         add_script_run_ctx(thread, ctx)
         thread.start()
-    quietly(reads[0])
-    for thread in threads:
-        thread.join()
+
+    def join() -> None:
+        for thread in threads:
+            thread.join()
+
+    return join
+
+
+def prefetch(*reads: Callable[[], Any]) -> None:
+    """Run independent reads at once so the page's own calls find their answers cached.
+
+    The store serves queries concurrently (a collector's cursors, a file's cursors), so a page waits
+    for its slowest query instead of the sum.
+    """
+    if len(reads) < 2:
+        return
+    join = in_background(*reads[1:])
+    try:
+        reads[0]()
+    except Exception:  # raised again, with its notice, where the page reads it
+        pass
+    join()
 
 
 def clear() -> None:

@@ -10,20 +10,23 @@ from inferwatch.dashboard.format import ONLINE_WITHIN_S, fmt_count, fmt_ms, fmt_
 
 
 def body(f: Filters) -> None:
-    """The fleet at a glance."""
+    """The fleet at a glance: what the overview answers is drawn first, while the device list and the
+    trend are still being read (they fill their places when they arrive)."""
+    minutes = bucket_minutes(f)
+    device_params = {"service": f.service, "target": f.target, "hardware": f.hardware}
+    joined = data.in_background(lambda: data.run_named("devices", device_params),
+                                lambda: data.run_named("hourly_trend", f.params(bucket_minutes=minutes)))
     overview = data.run_named("fleet_overview", f.params())
     if overview.empty:
+        joined()
         page.no_match(f)
         return
-    devices = data.run_named("devices", {"service": f.service, "target": f.target, "hardware": f.hardware})
     calls, errors = int(overview["calls"].sum()), int(overview["errors"].sum())
-    online = int((devices["silent_s"] <= ONLINE_WITHIN_S).sum()) if not devices.empty else 0
     worst = overview.loc[overview["latency_ms_p95"].idxmax()]
     cols = st.columns(4)
     cols[0].metric("Calls", fmt_count(calls), help=f"Inference calls, {f.describe()}")
     cols[1].metric("Error rate", fmt_pct(errors / calls if calls else None), help="Failed calls / calls")
-    cols[2].metric("Devices online", f"{online} / {len(devices)}",
-                   help=f"Devices heard from in the last {ONLINE_WITHIN_S // 60} minutes")
+    online_slot = cols[2].empty()
     cols[3].metric("Highest p95", fmt_ms(worst["latency_ms_p95"]),
                    help=f"{worst['model']} on {worst['target']}; percentiles come from merged histograms")
 
@@ -43,7 +46,12 @@ def body(f: Filters) -> None:
         "last_seen": st.column_config.DatetimeColumn("last seen (UTC)"),
     })
 
-    minutes = bucket_minutes(f)
+    joined()
+    devices = data.run_named("devices", device_params)
+    online = int((devices["silent_s"] <= ONLINE_WITHIN_S).sum()) if not devices.empty else 0
+    online_slot.metric("Devices online", f"{online} / {len(devices)}",
+                       help=f"Devices heard from in the last {ONLINE_WITHIN_S // 60} minutes")
+
     trend = data.run_named("hourly_trend", f.params(bucket_minutes=minutes))
     if not trend.empty:
         st.subheader(f"Over time ({minutes}-minute buckets)")
