@@ -90,8 +90,13 @@ def _color_for(column: str | None, value: str) -> dict:
 
 
 def time_series(frame: pd.DataFrame, x: str, y: str, y_title: str, *, color: str | None = None,
-                title: str | None = None, dash: str | None = None) -> go.Figure:
-    """Lines over time (UTC), one per `color` (and `dash`) group; markers while lines are short."""
+                title: str | None = None, dash: str | None = None,
+                step: pd.Timedelta | None = None) -> go.Figure:
+    """Lines over time (UTC), one per `color` (and `dash`) group; markers while lines are short.
+
+    With `step` (the bucket width), data spanning less than one step is shown ± one step around it
+    rather than on an axis of milliseconds.
+    """
     frame = frame.sort_values(x)
     dashes: dict[str, str] = {}
     traces = []
@@ -108,6 +113,10 @@ def time_series(frame: pd.DataFrame, x: str, y: str, y_title: str, *, color: str
                        "hovertemplate": f"%{{x}}<br>{y_title}: %{{y:.4g}}<extra>%{{fullData.name}}</extra>"})
     layout = _base_layout("time (UTC)", y_title, title)
     layout["xaxis"]["type"] = "date"
+    if step is not None and len(frame):
+        lo, hi = pd.Timestamp(frame[x].min()), pd.Timestamp(frame[x].max())
+        if hi - lo < step:
+            layout["xaxis"]["range"] = [(lo - step).isoformat(), (hi + step).isoformat()]
     return _figure(traces, layout)
 
 

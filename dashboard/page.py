@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlparse
 
 import streamlit as st
@@ -64,8 +66,25 @@ def _guarded(body: Callable[[Filters], None], f: Filters) -> None:
         st.error(f"**A parameter is wrong:** {exc}", icon=":material/error:")
 
 
+@functools.cache
+def _chart_preload() -> str:
+    """A modulepreload link for Streamlit's Plotly chunk ('' when it cannot be found).
+
+    Streamlit fetches and compiles plotly.js (4.7 MB) only when the first chart arrives; this link
+    starts that while the page's queries run, which takes ~0.5 s off a new tab's first chart here.
+    """
+    found = sorted((Path(st.__file__).parent / "static" / "static" / "js").glob("PlotlyChart.*.js"))
+    if not found:
+        return ""
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    href = "/".join(x for x in ("", base, "static", "js", found[0].name))
+    return f'<link rel="modulepreload" href="{href}">'
+
+
 def render(title: str, intro: str, body: Callable[[Filters], None], *, needs_data: bool = True) -> None:
     """Title, filters and body; a down collector or an empty store replaces the body with a notice."""
+    if preload := _chart_preload():
+        st.html(preload)
     st.title(title)
     st.caption(intro)
     try:

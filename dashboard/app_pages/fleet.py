@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from inferwatch.dashboard import charts, data, page
@@ -56,11 +57,12 @@ def body(f: Filters) -> None:
     if not trend.empty:
         st.subheader(f"Over time ({minutes}-minute buckets)")
         trend["calls_per_s"] = trend["calls"] / (minutes * 60)
+        step = pd.Timedelta(minutes=minutes)
         left, right = st.columns(2)
         left.plotly_chart(charts.time_series(trend, "bucket", "calls_per_s", "throughput (calls/s)",
-                                             color="target", dash="model", title="Throughput"))
+                                             color="target", dash="model", title="Throughput", step=step))
         right.plotly_chart(charts.time_series(trend, "bucket", "latency_ms_p95", "p95 latency (ms)",
-                                              color="target", dash="model", title="p95 latency"))
+                                              color="target", dash="model", title="p95 latency", step=step))
 
 
 page.render("Fleet", "Calls, errors and latency across every device and service.", body)

@@ -87,3 +87,14 @@ def test_streamlit_runs_headless_on_the_chosen_address():
     flags = dict(zip(command[5::2], command[6::2]))
     assert flags["--server.port"] == "8600" and flags["--server.address"] == "0.0.0.0"
     assert flags["--server.headless"] == "true" and flags["--browser.gatherUsageStats"] == "false"
+
+
+def test_a_single_time_bucket_is_shown_one_step_either_side():
+    frame = pd.DataFrame({"bucket": [pd.Timestamp("2026-11-23 14:45")] * 2, "v": [1.0, 2.0],
+                          "target": ["edge", "cloud"]})
+    step = pd.Timedelta(minutes=15)
+    fig = charts.time_series(frame, "bucket", "v", "v", color="target", step=step)
+    lo, hi = (pd.Timestamp(x) for x in fig.layout.xaxis.range)
+    assert (lo, hi) == (pd.Timestamp("2026-11-23 14:30"), pd.Timestamp("2026-11-23 15:00"))
+    longer = pd.DataFrame({"bucket": pd.date_range("2026-11-23", periods=3, freq="15min"), "v": [1.0] * 3})
+    assert charts.time_series(longer, "bucket", "v", "v", step=step).layout.xaxis.range is None
