@@ -84,20 +84,23 @@ def run_sql(text: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def _filtered(where: SourceSettings, text: str, params: tuple[tuple[str, Any], ...],
-              keep: tuple[str, ...] | None) -> pd.DataFrame:
-    """SQL over the sidebar's filters, cached under the relative range (`-24h`), bound to times here.
+              keep: tuple[str, ...] | None, extra: tuple[tuple[str, Any], ...] = ()) -> pd.DataFrame:
+    """SQL over the sidebar's filters, cached under the relative range (`-24h`), bound to times here;
+    `extra` parameters are passed as they are.
 
     Binding before caching would key the cache on `now` and never hit it.
     """
     bound = _bind(dict(params))
     if keep is not None:
         bound = {k: bound[k] for k in keep}
+    bound.update({k: list(v) if isinstance(v, tuple) else v for k, v in extra})
     return queries.sql(text, bound, _source(where))
 
 
-def _run_filtered(text: str, params: Mapping[str, Any], keep: tuple[str, ...] | None = None) -> pd.DataFrame:
+def _run_filtered(text: str, params: Mapping[str, Any], keep: tuple[str, ...] | None = None,
+                  extra: Mapping[str, Any] | None = None) -> pd.DataFrame:
     wanted = {k: params.get(k) for k in _FILTERS}
-    return _filtered(settings(), text, _frozen(wanted), keep)
+    return _filtered(settings(), text, _frozen(wanted), keep, _frozen(extra or {}))
 
 
 def in_background(*reads: Callable[[], Any]) -> Callable[[], None]:
@@ -208,14 +211,16 @@ def confidence_buckets(params: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["target", "lower", "width", "count"])
 
 
-def online_runs(params: Mapping[str, Any]) -> pd.DataFrame:
-    """Per device, the stretches of back-to-back windows (online) in the range; gaps are between them."""
+def online_runs(params: Mapping[str, Any], devices: list[str] | None = None) -> pd.DataFrame:
+    """Per device (only `devices` when given), the stretches of back-to-back windows (online) in the
+    range; gaps are between them."""
     return _run_filtered("""
 WITH w AS (
     SELECT DISTINCT device_id, target, hardware, window_start, window_end FROM inference_points
     WHERE window_start >= CAST($since AS TIMESTAMP) AND window_start < CAST($until AS TIMESTAMP)
       AND ($service IS NULL OR service = $service) AND ($target IS NULL OR target = $target)
       AND ($hardware IS NULL OR hardware = $hardware)
+      AND ($devices IS NULL OR list_contains($devices, device_id))
 ), g AS (
     SELECT *, CASE WHEN window_start > lag(window_end) OVER (PARTITION BY device_id ORDER BY window_start)
                    THEN 1 ELSE 0 END AS new_run
@@ -226,4 +231,5 @@ WITH w AS (
 SELECT device_id, any_value(target) AS target, any_value(hardware) AS hardware, run,
        min(window_start) AS online_from, max(window_end) AS online_until
 FROM r GROUP BY device_id, run ORDER BY device_id, run""",
-                         params, ("since", "until", "service", "target", "hardware"))
+                         params, ("since", "until", "service", "target", "hardware"),
+                         {"devices": tuple(sorted(devices)) if devices is not None else None})

@@ -62,8 +62,7 @@ def body(f: Filters) -> None:
         st.caption(f"Charts show the {TOP} devices that stand out most on each measure; the table above "
                    f"lists all {len(devices):,}.")
     worst = _top(devices, "gap_seconds", "silent_s")["device_id"]
-    runs = data.online_runs(f.params())
-    runs = runs[runs["device_id"].isin(worst)] if many else runs
+    runs = data.online_runs(f.params(), list(worst) if many else None)
     if not runs.empty:
         title = "Windows received (white space = offline gap)" + (", most offline devices" if many else "")
         st.plotly_chart(charts.online_timeline(runs, title=title))

@@ -194,3 +194,15 @@ def test_main_app_opens_on_the_fleet_page_and_switches_pages(seeded_collector, u
     assert texts(at.title) == ["Fleet"]
     at.switch_page(str(PAGES_DIR / "devices.py")).run()
     assert texts(at.title) == ["Devices"]
+
+
+def test_online_runs_can_be_read_for_chosen_devices_only(seeded_collector, use_source):
+    use_source(collector=seeded_collector.url)
+    from inferwatch.dashboard import data
+
+    everyone = data.online_runs({"since": "-24h"})
+    one = sorted(everyone["device_id"])[0]
+    chosen = data.online_runs({"since": "-24h"}, [one])
+    assert set(everyone["device_id"]) > {one}
+    assert set(chosen["device_id"]) == {one}
+    assert len(chosen) == int((everyone["device_id"] == one).sum())
