@@ -69,6 +69,7 @@ HARDWARE = (  # (kind, target, devices)
     ("cloud-cpu", "cloud", 40),
 )
 MEMORY_WINDOWS = 3  # 60 s windows per device in the memory experiments
+AA_ERROR_RATES = (0.005, 0.01, 0.02)
 CONF_A, CONF_B = 8.0, 2.0  # beta confidences, mean 0.8
 
 
@@ -136,7 +137,8 @@ def plan(args, rng: np.random.Generator) -> list[Experiment]:
     cells: list[tuple[str, float, int, float, int]] = []  # kind, sigma, calls, base error rate, reps
     for n in args.calls:
         for sigma in (0.5, 1.0):
-            cells.append(("aa", sigma, n, 0.005, args.aa))
+            for err in AA_ERROR_RATES:  # A/A at several base error rates: the error test's null varies
+                cells.append(("aa", sigma, n, err, max(args.aa // len(AA_ERROR_RATES), 1)))
             cells.append(("latency_p95_+10%_scale", sigma, n, 0.005, args.reps))
             cells.append(("latency_p95_+10%_tail", sigma, n, 0.005, args.reps))
         for err in (0.005, 0.01):
@@ -144,6 +146,9 @@ def plan(args, rng: np.random.Generator) -> list[Experiment]:
         cells.append(("confidence_mean_-0.03", 0.5, n, 0.005, args.reps))
         cells.append(("peak_memory_+15%", 0.5, n, 0.005, args.reps))
         cells.append(("aa_memory", 0.5, n, 0.005, max(args.aa // 2, 1)))
+    for n in args.curve_calls:  # the power curve where 5,000 a side is not enough (latency at sigma 1)
+        for kind in ("latency_p95_+10%_scale", "latency_p95_+10%_tail"):
+            cells.append((kind, 1.0, n, 0.005, args.reps))
     out = []
     counter: dict[str, int] = defaultdict(int)
     for kind, sigma, n, err, reps in cells:
@@ -213,7 +218,9 @@ class Collector:
         self.url = f"http://127.0.0.1:{free_port()}"
         port = self.url.rsplit(":", 1)[1]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "inferwatch.cli", "collector", "--db", db, "--port", port],
+            # no rollout watch: its scan of every model (1,500 here) would run in the writer mid-ingest
+            [sys.executable, "-m", "inferwatch.cli", "collector", "--db", db, "--port", port,
+             "--rollout-scan-minutes", "0"],  # fmt: skip
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -406,7 +413,7 @@ def judge(exps: list[Experiment], base_rows, cand_rows, th: Thresholds) -> dict:
         c["hits"] += report.verdict is Verdict.FAIL and bool(flagged & set(e.detect))
         c["hits_p95"] += "latency.p95" in flagged
         for check in flagged - set(e.detect):
-            flags_not_injected[check] += 1
+            flags_not_injected[f"{check} (in {e.kind})"] += 1
         if e.kind.startswith("aa"):  # rejected at the family level, whether or not the effect was material
             for f in report.findings:
                 if f.gated and f.p_adjusted is not None and f.p_adjusted <= th.alpha:
@@ -438,15 +445,28 @@ def judge(exps: list[Experiment], base_rows, cand_rows, th: Thresholds) -> dict:
     return out
 
 
+def equal_weights(th: Thresholds) -> Thresholds:
+    """The same thresholds with every check carrying the same share of alpha (plain Holm / BH)."""
+    d = th.defaults
+    eq = replace(
+        d,
+        latency=replace(d.latency, weights=(1.0,) * len(d.latency.quantiles)),
+        errors=replace(d.errors, weight=1.0),
+        confidence=replace(d.confidence, mean_weight=1.0, p05_weight=1.0),
+        memory=replace(d.memory, avg_weight=1.0, peak_weight=1.0),
+    )
+    return replace(th, defaults=eq)
+
+
 def variants() -> dict[str, Thresholds]:
     """The defaults and the alternatives the investigation compares on the same stored data."""
     d = Thresholds()
-    no_p99 = replace(d.defaults, latency=replace(d.defaults.latency, quantiles=(0.5, 0.95)))
     return {
-        "defaults": d,
+        "defaults": d,  # alpha 0.01, weighted Holm
+        "equal_weights": equal_weights(d),  # alpha 0.01, plain Holm (the previous default)
         "alpha_0.02": replace(d, alpha=0.02),
-        "no_p99": replace(d, defaults=no_p99),
-        "alpha_0.02_no_p99": replace(d, alpha=0.02, defaults=no_p99),
+        "alpha_0.05": replace(d, alpha=0.05),
+        "alpha_0.05_equal_weights": equal_weights(replace(d, alpha=0.05)),
         "bh": replace(d, correction="bh"),
     }
 
@@ -542,15 +562,22 @@ def timing(source, base_params, cand_params, n_cohorts: int, th: Thresholds) -> 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=60, help="injected experiments per kind and cell (60)")
-    ap.add_argument("--aa", type=int, default=60, help="A/A experiments per sigma and traffic cell (60)")
+    ap.add_argument(
+        "--aa", type=int, default=90,
+        help="A/A experiments per sigma and traffic cell, split over base error rates 0.5/1/2 %% (90)",
+    )  # fmt: skip
     ap.add_argument("--calls", type=int, nargs="+", default=[5000, 10000], help="calls per side (cells)")
+    ap.add_argument(
+        "--curve-calls", type=int, nargs="*", default=[20000],
+        help="extra calls per side for the latency cells at sigma 1 (the power curve; default 20000)",
+    )  # fmt: skip
     ap.add_argument("--cohorts", type=int, default=1000, help="cohorts in the timing run (1000)")
     ap.add_argument("--quick", action="store_true", help="15 reps, 15 A/A per cell, 5,000 calls only")
     ap.add_argument("--seed", type=int, default=20240612)
     ap.add_argument("--keep-db", help="keep the collector's DuckDB file at this path")
     args = ap.parse_args(argv)
     if args.quick:
-        args.reps, args.aa, args.calls = 15, 15, [5000]
+        args.reps, args.aa, args.calls, args.curve_calls = 15, 15, [5000], []
     started = time.perf_counter()
     rng = np.random.default_rng(args.seed)
     devices = fleet(rng)
@@ -662,6 +689,8 @@ def main(argv: list[str] | None = None) -> int:
             "experiments": len(exps),
             "reps_per_injected_cell": args.reps,
             "aa_per_cell": args.aa,
+            "aa_error_rates": list(AA_ERROR_RATES),
+            "curve_calls_per_side": args.curve_calls,
             "calls_per_side": args.calls,
             "devices_per_experiment": (
                 "20–60 of any kind (agents); 20–40 of one hardware kind, half per version (memory)"

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .model import CONFIDENCE_BUCKETS, ConfidenceHistogram, LatencyHistogram
 
-__all__ = ["Bins", "aligned_latency", "confidence_bins", "latency_bins"]
+__all__ = [
+    "BinMatrix",
+    "Bins",
+    "aligned_latency",
+    "aligned_latency_matrix",
+    "confidence_bins",
+    "confidence_matrix",
+    "latency_bins",
+]
 
 
 @dataclass(frozen=True)
@@ -149,3 +159,163 @@ def confidence_bins(h: ConfidenceHistogram) -> Bins:
     """The 200 linear buckets of a confidence histogram over [0, 1]."""
     lo, hi = _clamp_range(h.min, h.max, 0.0, 1.0)
     return Bins(_CONF_LOWER, _CONF_UPPER, h.dense(), lo, hi, log=False)
+
+
+# ------------------------------------------------------------------------------------------------
+# Many histograms at once: one row per cohort, padded to a common width (the engine's fast path).
+
+
+def _rank_index(cum: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Per row, the first column whose cumulative count is ≥ rank (`searchsorted(..., "left")`)."""
+    return (cum < rank[:, None]).sum(axis=1)
+
+
+@dataclass(frozen=True)
+class BinMatrix:
+    """Row i is a histogram as `Bins` is: ``(lower[i, k], upper[i, k]]`` with counts, min/max per row.
+
+    Rows are padded with empty buckets (edges continue, counts 0), which changes no statistic.
+    Edges may be shared by all rows (shape ``(1, width)``).
+    """
+
+    lower: np.ndarray
+    upper: np.ndarray
+    counts: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    log: bool
+
+    @functools.cached_property
+    def n(self) -> np.ndarray:
+        """Values per row."""
+        return self.counts.sum(axis=1)
+
+    @functools.cached_property
+    def cum(self) -> np.ndarray:
+        """Cumulative counts per row."""
+        return np.cumsum(self.counts, axis=1)
+
+    def _at(self, m: np.ndarray, k: np.ndarray) -> np.ndarray:
+        rows = np.arange(len(k)) if m.shape[0] > 1 else np.zeros(len(k), dtype=np.int64)
+        return m[rows, k]
+
+    def row(self, i: int) -> Bins:
+        """Row i as `Bins` (padding included)."""
+        j = i if self.lower.shape[0] > 1 else 0
+        return Bins(
+            self.lower[j], self.upper[j], self.counts[i], float(self.lo[i]), float(self.hi[i]), self.log
+        )
+
+    def _interpolate(self, k: np.ndarray, fraction: np.ndarray) -> np.ndarray:
+        a, b = self._at(self.lower, k), self._at(self.upper, k)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.log:
+                value = np.where(a > 0, a * (b / np.where(a > 0, a, 1.0)) ** fraction, a + (b - a) * fraction)
+            else:
+                value = a + (b - a) * fraction
+        return np.minimum(np.maximum(value, self.lo), self.hi)
+
+    def quantile(self, q: float) -> np.ndarray:
+        """`Bins.quantile` per row (NaN for an empty row)."""
+        n = self.n
+        rank = q * n
+        k = _rank_index(self.cum, rank)
+        if q <= 0:
+            k = np.argmax(self.counts > 0, axis=1)
+        k = np.minimum(k, self.counts.shape[1] - 1)
+        c = self._at(self.counts, k)
+        before = self._at(self.cum, k) - c
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fraction = (rank - before) / c
+        return np.where(n > 0, self._interpolate(k, fraction), np.nan)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        """`Bins.cdf` per row at x[i]."""
+        x = np.broadcast_to(np.asarray(x, dtype=np.float64), self.n.shape)
+        upper = np.broadcast_to(self.upper, self.counts.shape)
+        k = np.minimum((upper < x[:, None]).sum(axis=1), self.counts.shape[1] - 1)
+        c = self._at(self.counts, k).astype(np.float64)
+        below = self._at(self.cum, k) - c
+        a, b = self._at(self.lower, k), self._at(self.upper, k)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.log:
+                inside = np.where(a > 0, np.log(x / a) / np.log(b / a), (x - a) / (b - a))
+            else:
+                inside = (x - a) / (b - a)
+        fraction = np.where((x <= a) | (b <= a), np.where(x < b, 0.0, 1.0), inside)
+        n = self.n
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(x >= self.hi, 1.0, (below + c * fraction) / n)
+        return np.where(n > 0, np.minimum(out, 1.0), np.nan)
+
+    def rank_bucket(self, rank: np.ndarray) -> np.ndarray:
+        """`Bins.rank_bucket` per row."""
+        rank = np.clip(rank, 1, np.maximum(self.n, 1))
+        return _rank_index(self.cum, rank)
+
+    def order_statistic_bounds(self, lower_rank: np.ndarray, upper_rank: np.ndarray):
+        """`Bins.order_statistic_bounds` per row: (lows, highs)."""
+        low = np.maximum(self._at(self.lower, self.rank_bucket(lower_rank)), self.lo)
+        high = np.minimum(self._at(self.upper, self.rank_bucket(upper_rank)), self.hi)
+        return np.where(lower_rank < 1, -np.inf, low), np.where(upper_rank > self.n, np.inf, high)
+
+
+def _nan_to(values: list[float], default: float) -> np.ndarray:
+    a = np.asarray(values, dtype=np.float64)
+    return np.where(np.isnan(a), default, a)
+
+
+def aligned_latency_matrix(
+    baseline: Sequence[LatencyHistogram], candidate: Sequence[LatencyHistogram]
+) -> tuple[BinMatrix, BinMatrix]:
+    """`aligned_latency` for many pairs at once: row i holds pair i on its common buckets."""
+    hs = list(baseline) + list(candidate)
+    k = len(baseline)
+    scale_side = np.fromiter((h.scale for h in hs), np.int64, len(hs))
+    scale = np.minimum(scale_side[:k], scale_side[k:])
+    shift = scale_side - np.concatenate([scale, scale])
+    offset = np.fromiter((h.offset for h in hs), np.int64, len(hs))
+    length = np.fromiter((len(h.counts) for h in hs), np.int64, len(hs))
+    counts = np.fromiter(itertools.chain.from_iterable(h.counts for h in hs), np.int64, int(length.sum()))
+    first_side = np.where(length > 0, offset >> shift, np.iinfo(np.int64).max)
+    last_side = np.where(length > 0, (offset + length - 1) >> shift, np.iinfo(np.int64).min)
+    first = np.minimum(first_side[:k], first_side[k:])
+    last = np.maximum(last_side[:k], last_side[k:])
+    empty = length[:k] + length[k:] == 0
+    first, last = np.where(empty, 0, first), np.where(empty, -1, last)
+    width = int((last - first).max(initial=-1)) + 2  # slot 0: exact zeros
+    starts = np.cumsum(length) - length
+    pos = np.arange(len(counts)) - np.repeat(starts, length)
+    idx = (np.repeat(offset, length) + pos) >> np.repeat(shift, length)
+    row = np.repeat(np.arange(2 * k), length)
+    col = idx - np.repeat(np.concatenate([first, first]), length) + 1
+    flat = np.bincount(row * width + col, weights=counts, minlength=2 * k * width)
+    mat = flat.reshape(2 * k, width).astype(np.int64)
+    mat[:, 0] = np.fromiter((h.zero_count for h in hs), np.int64, len(hs))
+    j = first[:, None] + np.arange(width - 1)[None, :]
+    step = np.exp2(-scale.astype(np.float64))[:, None]
+    zeros = np.zeros((k, 1))
+    lower = np.hstack([zeros, np.exp2(j * step)])
+    upper = np.hstack([zeros, np.exp2((j + 1) * step)])
+    lo = _nan_to([h.min for h in hs], 0.0)
+    hi = _nan_to([h.max for h in hs], math.inf)
+    return (
+        BinMatrix(lower, upper, mat[:k], lo[:k], hi[:k], log=True),
+        BinMatrix(lower, upper, mat[k:], lo[k:], hi[k:], log=True),
+    )
+
+
+def confidence_matrix(hs: Sequence[ConfidenceHistogram]) -> BinMatrix:
+    """`confidence_bins` for many histograms: one row of 200 buckets each."""
+    length = np.fromiter((len(h.counts) for h in hs), np.int64, len(hs))
+    counts = np.fromiter(itertools.chain.from_iterable(h.counts for h in hs), np.int64, int(length.sum()))
+    offset = np.fromiter((h.offset for h in hs), np.int64, len(hs))
+    starts = np.cumsum(length) - length
+    pos = np.arange(len(counts)) - np.repeat(starts, length)
+    col = np.clip(np.repeat(offset, length) + pos, 0, CONFIDENCE_BUCKETS - 1)
+    row = np.repeat(np.arange(len(hs)), length)
+    flat = np.bincount(row * CONFIDENCE_BUCKETS + col, weights=counts, minlength=len(hs) * CONFIDENCE_BUCKETS)
+    mat = flat.reshape(len(hs), CONFIDENCE_BUCKETS).astype(np.int64)
+    lo = _nan_to([h.min for h in hs], 0.0)
+    hi = _nan_to([h.max for h in hs], 1.0)
+    return BinMatrix(_CONF_LOWER[None, :], _CONF_UPPER[None, :], mat, lo, hi, log=False)

@@ -349,6 +349,7 @@ class Finding:
     gated: bool = True
     reason: str = ""
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    weight: float = 1.0  # the check's relative share of the family's alpha (weighted Holm / BH)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -369,6 +370,7 @@ class Finding:
             "planned_n": self.planned_n,
             "test": self.test,
             "gated": self.gated,
+            "weight": self.weight,
             "reason": self.reason,
             "evidence": {
                 k: (v.to_dict() if hasattr(v, "to_dict") else _j(v)) for k, v in self.evidence.items()

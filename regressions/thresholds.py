@@ -13,6 +13,7 @@ from inferwatch.errors import ConfigurationError
 
 __all__ = [
     "CORRECTIONS",
+    "DEFAULT_WEIGHTS",
     "CheckThresholds",
     "ConfidenceThresholds",
     "ErrorThresholds",
@@ -24,6 +25,32 @@ __all__ = [
 
 CORRECTIONS = ("holm", "bh", "none")
 
+# Share of the family's alpha per check (relative; normalised over the tests actually run). Most
+# goes where a target-size change is hardest to see at ~5,000 calls a side: the error rate and p95.
+# The confidence mean and memory tests see their target changes with z ≥ 8 there and lose nothing
+# with a small share; p50 catches scale shifts early. See docs/regressions.md ("Decision rule").
+DEFAULT_WEIGHTS = {
+    "latency.p50": 0.10,
+    "latency.p95": 0.30,
+    "latency.p99": 0.025,
+    "errors.rate": 0.40,
+    "confidence.mean": 0.05,
+    "confidence.p05": 0.05,
+    "memory.avg_rss": 0.025,
+    "memory.peak_rss": 0.05,
+}
+OTHER_QUANTILE_WEIGHT = 0.05  # a latency quantile other than p50/p95/p99
+
+
+def default_quantile_weights(quantiles: tuple[float, ...]) -> tuple[float, ...]:
+    """The default weight of each latency quantile (p50/p95/p99 as above, any other 0.05)."""
+    return tuple(
+        DEFAULT_WEIGHTS.get(f"latency.p{round(q * 100):02d}", OTHER_QUANTILE_WEIGHT)
+        if round(q * 100) / 100 == q
+        else OTHER_QUANTILE_WEIGHT
+        for q in quantiles
+    )
+
 
 @dataclass(frozen=True)
 class LatencyThresholds:
@@ -34,6 +61,13 @@ class LatencyThresholds:
     quantiles: tuple[float, ...] = (0.5, 0.95, 0.99)
     min_calls: int = 200
     min_events: int = 10
+    weights: tuple[float, ...] = default_quantile_weights((0.5, 0.95, 0.99))
+
+    def quantile_weights(self) -> tuple[float, ...]:
+        """One alpha weight per quantile (the defaults for these quantiles if ``weights`` does not fit)."""
+        if len(self.weights) == len(self.quantiles):
+            return self.weights
+        return default_quantile_weights(self.quantiles)
 
 
 @dataclass(frozen=True)
@@ -43,6 +77,7 @@ class ErrorThresholds:
     enabled: bool = True
     threshold: float = 0.005
     min_calls: int = 200
+    weight: float = DEFAULT_WEIGHTS["errors.rate"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +89,8 @@ class ConfidenceThresholds:
     p05_threshold: float = 0.02
     min_count: int = 200
     min_events: int = 10
+    mean_weight: float = DEFAULT_WEIGHTS["confidence.mean"]
+    p05_weight: float = DEFAULT_WEIGHTS["confidence.p05"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +101,8 @@ class MemoryThresholds:
     avg_threshold: float = 0.10
     peak_threshold: float = 0.10
     min_windows: int = 5
+    avg_weight: float = DEFAULT_WEIGHTS["memory.avg_rss"]
+    peak_weight: float = DEFAULT_WEIGHTS["memory.peak_rss"]
 
 
 @dataclass(frozen=True)
@@ -144,6 +183,11 @@ class Thresholds:
             if not isinstance(target, dict) or parts[-1] not in target:
                 raise ConfigurationError(f"threshold override {item!r}: unknown key {key.strip()!r}")
             target[parts[-1]] = _parse_scalar(raw.strip())
+            if parts[-1] == "quantiles" and "weights" in target and isinstance(target["quantiles"], list):
+                try:  # new quantiles take their default weights unless weights are set too
+                    target["weights"] = list(default_quantile_weights(tuple(target["quantiles"])))
+                except TypeError:
+                    pass  # not numbers: from_dict below names the problem
         return Thresholds.from_dict(data, "threshold overrides")
 
     def to_dict(self) -> dict[str, Any]:
@@ -232,18 +276,34 @@ def _section(current: Any, values: Mapping[str, Any], where: str) -> Any:
                 raise ConfigurationError(f"{label} must be a whole number ≥ 0, got {v!r}")
         elif isinstance(default, float):
             v = _number(v, label)
-            if v < 0 or (key.endswith("threshold") and v >= 10):
+            if key.endswith("weight"):
+                if v <= 0:
+                    raise ConfigurationError(
+                        f"{label} must be > 0 (a relative share of alpha, e.g. 0.4), got {v!r} — "
+                        "to stop gating a check, set enabled = false or leave it out"
+                    )
+            elif v < 0 or (key.endswith("threshold") and v >= 10):
                 raise ConfigurationError(f"{label} must be ≥ 0 (a fraction: 0.1 = 10%), got {v!r}")
         elif isinstance(default, tuple):
             if not isinstance(v, (list, tuple)) or not v:
                 raise ConfigurationError(f"{label} must be a non-empty list, e.g. [0.5, 0.95, 0.99]")
             v = tuple(_number(q, label) for q in v)
-            if not all(0 < q < 1 for q in v):
+            if key == "quantiles" and not all(0 < q < 1 for q in v):
                 raise ConfigurationError(
                     f"{label}: quantiles must lie strictly between 0 and 1, got {list(v)}"
                 )
+            if key == "weights" and not all(w > 0 for w in v):
+                raise ConfigurationError(f"{label}: weights must be > 0, got {list(v)}")
         changes[key] = v
-    return replace(current, **changes)
+    if "quantiles" in changes and "weights" not in changes:
+        changes["weights"] = default_quantile_weights(changes["quantiles"])
+    out = replace(current, **changes)
+    if hasattr(out, "quantiles") and len(out.weights) != len(out.quantiles):
+        raise ConfigurationError(
+            f"{where}.weights: one weight per quantile — {len(out.weights)} weights for "
+            f"{len(out.quantiles)} quantiles {list(out.quantiles)}"
+        )
+    return out
 
 
 def _parse_scalar(raw: str) -> Any:

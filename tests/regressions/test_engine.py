@@ -149,7 +149,9 @@ def test_p_values_are_adjusted_across_all_cohorts_and_checks_together(
     report = compare(cohorts, Thresholds(correction=correction))
     tested = [f for f in report.findings if f.gated and f.p_value is not None]
     assert len(tested) == 4 * 8
-    assert [f.p_adjusted for f in tested] == pytest.approx(adjust([f.p_value for f in tested]))
+    weights = [f.weight for f in tested]
+    assert len(set(weights)) > 1  # the default weights differ per check
+    assert [f.p_adjusted for f in tested] == pytest.approx(adjust([f.p_value for f in tested], weights))
 
 
 def test_a_p_value_that_passes_alone_does_not_survive_many_cohorts(make_population, rng):
@@ -220,3 +222,53 @@ def test_report_serialises_to_strict_json_with_histogram_evidence(make_populatio
 def test_unknown_comparison_kind_is_rejected():
     with pytest.raises(ValueError, match="edge_vs_cloud"):
         compare([], comparison="sideways")
+
+
+def test_many_cohorts_at_once_give_each_cohort_what_it_gets_alone(make_population, rng):
+    """The checks run on arrays across cohorts: no row may leak into another."""
+    cohorts = []
+    for i in range(12):
+        n = int(rng.choice([300, 1500, 6000]))
+        b, c, *_ = _pair(make_population, rng, n=n, factor=1.0 + 0.05 * (i % 4), sigma=0.4 + 0.1 * (i % 5))
+        if i % 4 == 3:
+            c = Population(c.calls, c.errors, c.latency, None, None)  # no confidence or memory
+        cohorts.append(Cohort({"model": f"m{i}"}, b, c))
+    th = Thresholds(correction="none")
+    together = compare(cohorts, th).findings
+    alone = [f for c in cohorts for f in compare([c], th).findings]
+    assert len(together) == len(alone)
+    for f, g in zip(together, alone):
+        assert (f.check, f.cohort, f.status, f.reason) == (g.check, g.cohort, g.status, g.reason)
+        assert (f.p_value, f.effect, f.ci, f.planned_n) == (g.p_value, g.effect, g.ci, g.planned_n)
+
+
+def test_a_pair_with_very_wide_aligned_buckets_is_computed_on_its_own(make_population, rng):
+    from inferwatch.regressions import LatencyHistogram
+    from inferwatch.regressions.buckets import aligned_latency
+
+    narrow_b, narrow_c, *_ = _pair(make_population, rng, n=2000)
+    # fine scale, far-apart ranges: ~10,000 aligned buckets at scale 12
+    wide_b = Population(1000, 0, LatencyHistogram(12, -40_000, (500, 500), 0, 1.0, 0.001, 0.0011))
+    wide_c = Population(1000, 0, LatencyHistogram(12, -30_000, (500, 500), 0, 10.0, 0.006, 0.0061))
+    assert len(aligned_latency(wide_b.latency, wide_c.latency)[0].counts) > 4096
+    report = compare([Cohort({"model": "a"}, narrow_b, narrow_c), Cohort({"model": "w"}, wide_b, wide_c)])
+    f = _by_check(report, "latency.p50", {"model": "w"})
+    assert f.status is Status.REGRESSION and f.evidence["above_baseline"] == 0
+    assert f.p_value == pytest.approx(sps.hypergeom.sf(1000 - 1, 2000, 1000, 1000))
+
+
+def test_alpha_weights_decide_which_check_survives(make_population, rng):
+    """The same p-value is a regression under a heavy weight and not under a light one."""
+    b = make_population(rng.lognormal(-4, 0.5, 6000), errors=60)
+    c = make_population(rng.lognormal(-4, 0.5, 6000), errors=98)
+    p = rstats.two_proportion_test(60, 6000, 98, 6000)[0]
+    assert 0.0002 < p < 0.003
+    heavy = Thresholds.from_dict({"errors": {"weight": 0.9}, "latency": {"weights": [0.03, 0.04, 0.03]}})
+    light = Thresholds.from_dict({"errors": {"weight": 0.04}, "latency": {"weights": [0.3, 0.36, 0.3]}})
+    assert (
+        _by_check(compare([Cohort({"model": "m"}, b, c)], heavy), "errors.rate").status is Status.REGRESSION
+    )
+    assert (
+        _by_check(compare([Cohort({"model": "m"}, b, c)], light), "errors.rate").status
+        is not Status.REGRESSION
+    )

@@ -115,3 +115,38 @@ def test_bad_cli_overrides_are_clear():
         Thresholds().with_overrides(["latency.threshold"])
     with pytest.raises(ConfigurationError, match="unknown key 'latency.thresh'"):
         Thresholds().with_overrides(["latency.thresh=0.1"])
+
+
+def test_default_alpha_weights_sum_to_one_and_favour_errors_and_p95():
+    d = Thresholds().defaults
+    weights = [*d.latency.weights, d.errors.weight, d.confidence.mean_weight, d.confidence.p05_weight]
+    weights += [d.memory.avg_weight, d.memory.peak_weight]
+    assert sum(weights) == pytest.approx(1.0)
+    assert d.errors.weight == 0.40 and d.latency.quantile_weights() == (0.10, 0.30, 0.025)
+
+
+def test_weights_are_read_from_a_file_and_flags_and_follow_the_quantiles(tmp_path):
+    path = tmp_path / "t.toml"
+    path.write_text("[errors]\nweight = 2\n[latency]\nquantiles = [0.9, 0.95]\n[memory]\npeak_weight = 0.5\n")
+    th = load_thresholds(path)
+    assert th.defaults.errors.weight == 2.0 and th.defaults.memory.peak_weight == 0.5
+    assert th.defaults.latency.weights == (0.05, 0.30)  # new quantiles take their default weights
+    th = Thresholds().with_overrides(["latency.quantiles=[0.5,0.95]"])
+    assert th.defaults.latency.weights == (0.10, 0.30)
+    th = Thresholds().with_overrides(["latency.quantiles=[0.5,0.95]", "latency.weights=[1,1]"])
+    assert th.defaults.latency.weights == (1.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[errors]\nweight = 0\n", "errors.weight must be > 0"),
+        ("[latency]\nweights = [1, 2]\n", "one weight per quantile"),
+        ("[latency]\nweights = [1, -2, 1]\n", "weights must be > 0"),
+    ],
+)
+def test_bad_weights_are_rejected_with_the_key_and_the_fix(tmp_path, text, message):
+    path = tmp_path / "t.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigurationError, match=message):
+        load_thresholds(path)
