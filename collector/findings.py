@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 
 import duckdb
 import pyarrow as pa
 
-__all__ = ["scan_rollouts"]
+__all__ = ["RolloutWatch", "scan_rollouts"]
 
 log = logging.getLogger("inferwatch.collector")
 
@@ -109,3 +112,45 @@ def scan_rollouts(con: duckdb.DuckDBPyConnection, now: datetime, hours: float = 
         con.execute("ROLLBACK")
         raise
     return len(rows)
+
+
+class RolloutWatch:
+    """Runs `scan_rollouts` every `interval_s` on its own thread and cursor: ingest never waits for it
+    (a scan of many models takes as long as it takes; the writer keeps writing meanwhile)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, interval_s: float, *, first_after_s: float = 60.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.interval_s = interval_s
+        self.first_after_s = min(first_after_s, interval_s)
+        self.clock = clock
+        self.scans = 0
+        self._cursor = con.cursor()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> RolloutWatch:
+        """Start the watch thread (no-op when the interval is 0)."""
+        if self.interval_s > 0:
+            self._thread = threading.Thread(target=self._run, name="inferwatch-rollout-watch", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop at once, interrupting a scan in progress (its findings are not half written)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._cursor.interrupt()
+            self._thread.join()
+        self._cursor.close()
+
+    def _run(self) -> None:
+        wait = self.first_after_s
+        while not self._stop.wait(wait):
+            wait = self.interval_s
+            try:
+                scan_rollouts(self._cursor, datetime.fromtimestamp(self.clock(), timezone.utc))
+                self.scans += 1
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.exception("inferwatch collector: rollout scan failed")

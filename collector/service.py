@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .findings import RolloutWatch
 from .otlp_decode import Decoded, decode_message, decode_request
 from .store import Store
 from .wal import WriteAheadLog
@@ -78,12 +79,13 @@ class Collector:
             max_delay_s=settings.batch_delay_s,
             max_queue_points=settings.max_queue_points,
             maintenance_interval_s=settings.maintenance_interval_s,
-            rollout_scan_interval_s=settings.rollout_scan_interval_s,
             raw_retention_hours=settings.raw_retention_hours,
             retention_days=settings.retention_days,
             clock=clock,
             on_committed=self._committed,
         )
+        self.rollout_watch = RolloutWatch(self.store.con, settings.rollout_scan_interval_s,
+                                          first_after_s=settings.maintenance_interval_s, clock=clock)
         self.requests = 0
         self.points_accepted = 0
         self.points_rejected = 0
@@ -108,6 +110,7 @@ class Collector:
             self.writer.put(seq, decoded)
             self.replayed += 1
         self.wal.start()
+        self.rollout_watch.start()
         if self.replayed:
             log.info("inferwatch collector: replayed %d requests from the write-ahead log", self.replayed)
             self.writer.wait_idle(timeout_s=600)
@@ -118,6 +121,7 @@ class Collector:
         if self._stopped:
             return
         self._stopped = True
+        self.rollout_watch.stop()
         self.wal.close()
         self.writer.stop()
         self.wal.release(self.writer.committed_seq)

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from .findings import scan_rollouts
 from .hist_convert import delta_of
 from .otlp_decode import CUMULATIVE, Decoded
 from .store import Store
@@ -47,7 +46,6 @@ class Writer:
         max_delay_s: float = 0.25,
         max_queue_points: int = 500_000,
         maintenance_interval_s: float = 60.0,
-        rollout_scan_interval_s: float = 300.0,
         raw_retention_hours: float = 48.0,
         retention_days: float = 30.0,
         clock: Callable[[], float] = time.time,
@@ -58,8 +56,6 @@ class Writer:
         self.max_delay_s = max_delay_s
         self.max_queue_points = max_queue_points
         self.maintenance_interval_s = maintenance_interval_s
-        self.rollout_scan_interval_s = rollout_scan_interval_s  # 0: no rollout watch
-        self._rollout_scan_due = time.monotonic() + min(rollout_scan_interval_s, maintenance_interval_s)
         self.raw_retention_hours = raw_retention_hours
         self.retention_days = retention_days
         self.clock = clock
@@ -256,12 +252,6 @@ class Writer:
             self.stats.retention_runs += 1
         except Exception:
             log.exception("inferwatch collector: maintenance failed")
-        if self.rollout_scan_interval_s > 0 and time.monotonic() >= self._rollout_scan_due:
-            self._rollout_scan_due = time.monotonic() + self.rollout_scan_interval_s
-            try:
-                scan_rollouts(self.store.con, now)
-            except Exception:
-                log.exception("inferwatch collector: rollout scan failed")
 
     def write_latency_p99(self) -> float:
         """p99 of recent batch write times in seconds."""

@@ -191,25 +191,24 @@ def test_bad_thresholds_file_exits_2(canary, tmp_path):
 
 
 def test_rollout_watch_stores_findings_for_sql_users(tmp_path):
-    """The collector's rollout scan writes regression_findings; the `regressions` named query lists them."""
-    from datetime import datetime, timezone
+    """A running collector's rollout watch (its own thread) writes regression_findings while ingest goes
+    on; the `regressions` named query lists them."""
+    import time
 
-    import duckdb
-
-    from inferwatch.collector.findings import scan_rollouts
-
-    collector = Collector(str(tmp_path / "watch.duckdb"))
+    collector = Collector(str(tmp_path / "watch.duckdb"),
+                          extra=("--rollout-scan-minutes", "0.02"))
     rng = np.random.default_rng(9)
     try:
         for version, median_s in (("1.0", 0.02), ("1.1", 0.026)):  # 1.1 is 30 % slower
             _send(collector.url, str(tmp_path / "spool"), "digits", version,
                   rng.lognormal(np.log(median_s), 0.4, N), rng.beta(9, 1.5, N), 0.01, rng)
         collector.wait_for_calls(2 * N)
+        deadline = time.monotonic() + 60
+        while not collector.scalar("SELECT count(*) FROM regression_findings WHERE status = 'regression'"):
+            assert time.monotonic() < deadline, "no findings from the rollout watch within 60 s"
+            time.sleep(0.5)
     finally:
         collector.stop()
-    con = duckdb.connect(collector.db)
-    assert scan_rollouts(con, datetime.now(timezone.utc)) > 0
-    con.close()
     result = CliRunner().invoke(
         main,
         [
