@@ -35,12 +35,45 @@ HIST_ARROW_TYPE = pa.struct(
 # The bounds our agent sends for confidence; they map one to one onto the stored linear buckets.
 AGENT_CONFIDENCE_BOUNDS = tuple(round(i * CONFIDENCE_WIDTH, 3) for i in range(1, 200))
 _AGENT_CONFIDENCE_BOUNDS = AGENT_CONFIDENCE_BOUNDS
-# Counts in decoded histograms are int64 numpy arrays or lists of ints; helpers that need list
-# arithmetic go through _ints.
+# Counts in decoded histograms are numpy arrays, lists of ints or, for exponential histograms read from
+# the wire, `bytes` holding the packed varints as sent (decoded for a whole batch by hist_array);
+# helpers that need list arithmetic go through _ints.
 
 
 def _ints(counts) -> list[int]:
+    if counts.__class__ is bytes:
+        return varint_segments([counts])[0].astype(np.int64).tolist()
     return counts.tolist() if isinstance(counts, np.ndarray) else list(counts)
+
+
+def decode_varints(buf: bytes) -> np.ndarray:
+    """The uint64 values of concatenated varints (every varint complete, at most 10 bytes)."""
+    b = np.frombuffer(buf, dtype=np.uint8)
+    term = b < 0x80
+    ends = np.flatnonzero(term)
+    if len(ends) == len(b):  # all single-byte: the usual case for per-minute counts
+        return b.astype(np.uint64)
+    starts = np.empty(len(ends), dtype=np.int64)
+    if len(ends):
+        starts[0] = 0
+        starts[1:] = ends[:-1] + 1
+    lengths = ends - starts + 1
+    values = (b[starts] & 0x7F).astype(np.uint64)
+    for k in range(1, int(lengths.max(initial=1))):
+        m = lengths > k
+        values[m] |= (b[starts[m] + k] & 0x7F).astype(np.uint64) << np.uint64(7 * k)
+    return values
+
+
+def varint_segments(segs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """(uint64 values of all segments of packed varints in order, number of values per segment)."""
+    buf = b"".join(segs)
+    seg_bytes = np.fromiter(map(len, segs), dtype=np.int64, count=len(segs))
+    ends = np.cumsum(seg_bytes)
+    if buf.isascii():
+        return np.frombuffer(buf, dtype=np.uint8).astype(np.uint64), seg_bytes
+    term = np.concatenate(([0], np.cumsum(np.frombuffer(buf, dtype=np.uint8) < 0x80)))
+    return decode_varints(buf), term[ends] - term[ends - seg_bytes]
 
 
 def _canonical_index(value: float) -> int:
@@ -129,60 +162,82 @@ def prepare_linear(hist: tuple) -> tuple:
     return 0, lo_i, [placed.get(i, 0) for i in range(lo_i, hi_i + 1)], 0, count, s, mn, mx
 
 
+def _flat_counts(counts: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 counts of every row in order, counts per row) from packed-varint bytes, arrays and lists:
+    one numpy pass per representation rather than one numpy call per row."""
+    n = len(counts)
+    packed = [k for k, c in enumerate(counts) if c.__class__ is bytes]
+    if len(packed) == n:
+        values, lengths = varint_segments(list(counts))
+        return values.astype(np.int64), lengths
+    if not packed:
+        lengths = np.fromiter(map(len, counts), dtype=np.int64, count=n)
+        if not lengths.sum():
+            return np.zeros(0, dtype=np.int64), lengths
+        return np.concatenate(counts, dtype=np.int64, casting="unsafe"), lengths
+    others = [k for k, c in enumerate(counts) if c.__class__ is not bytes]
+    pv, pl = varint_segments([counts[k] for k in packed])
+    ol = np.fromiter((len(counts[k]) for k in others), dtype=np.int64, count=len(others))
+    ov = (
+        np.concatenate([counts[k] for k in others], dtype=np.int64, casting="unsafe")
+        if ol.sum()
+        else np.zeros(0, dtype=np.int64)
+    )
+    lengths = np.zeros(n, dtype=np.int64)
+    lengths[packed] = pl
+    lengths[others] = ol
+    starts = np.cumsum(lengths) - lengths
+    flat = np.empty(int(lengths.sum()), dtype=np.int64)
+    for idx, vals, lens in ((packed, pv.astype(np.int64), pl), (others, ov, ol)):
+        if len(vals):
+            within = np.arange(len(vals)) - np.repeat(np.cumsum(lens) - lens, lens)
+            flat[np.repeat(starts[idx], lens) + within] = vals
+    return flat, lengths
+
+
 def hist_array(rows: list[tuple], linear: bool, unit: float) -> pa.StructArray:
     """An Arrow array of `hist` structs from prepared rows (None rows become NULL), vectorized."""
     n = len(rows)
-    valid = np.array([r is not None for r in rows], dtype=bool)
+    valid = np.fromiter((r is not None for r in rows), dtype=bool, count=n)
     empty = (CANONICAL_SCALE, 0, (), 0, 0, 0.0, math.nan, math.nan)
     cols = list(zip(*[r if r is not None else empty for r in rows])) if n else [()] * 8
     scale = np.array(cols[0], dtype=np.int64)
     offset = np.array(cols[1], dtype=np.int64)
-    lengths = np.array([len(c) for c in cols[2]], dtype=np.int64)
-    total = int(lengths.sum())
-    flat = (
-        np.concatenate([np.asarray(c, dtype=np.int64) for c in cols[2]]).astype(np.int64, copy=False)
-        if total
-        else np.zeros(0, dtype=np.int64)
-    )
-    pid = np.repeat(np.arange(n), lengths)
-    if total:
+    flat, lengths = _flat_counts(cols[2])
+    # Only non-empty buckets are touched: the agent's 200 confidence buckets are mostly empty, and
+    # per-element work on every bucket of a batch dominated. Bucket k of point p goes to canonical index
+    # (offset + k) >> (scale - canonical) (linear: shift 0); a point keeps the dense range from its first
+    # to its last non-empty canonical bucket, zeros inside (what merging then trimming gives).
+    nz = np.flatnonzero(flat)
+    has = np.zeros(n, dtype=bool)
+    idx0 = np.zeros(n, dtype=np.int64)
+    per_point = np.zeros(n, dtype=np.int64)
+    if len(nz):
+        ends = np.cumsum(lengths)
+        pid = np.searchsorted(ends, nz, side="right")
+        tgt = offset[pid] + (nz - (ends - lengths)[pid])
         shift = None if linear else scale - CANONICAL_SCALE
-        if shift is None or not shift.any():  # one stored bucket per element: nothing to merge
-            seg_sum, seg_pid = flat, pid
-            seg_tgt = offset[pid] + (np.arange(total) - (np.cumsum(lengths) - lengths)[pid])
-        else:
-            starts = np.cumsum(lengths) - lengths
-            tgt = (offset[pid] + (np.arange(total) - starts[pid])) >> shift[pid]
-            change = np.empty(total, dtype=bool)
-            change[0] = True
-            change[1:] = (pid[1:] != pid[:-1]) | (tgt[1:] != tgt[:-1])
-            seg = np.flatnonzero(change)
-            seg_sum = np.add.reduceat(flat, seg)
-            seg_pid, seg_tgt = pid[seg], tgt[seg]
-        # Trim leading and trailing empty buckets: first and last non-empty segment of each point
-        # (segments are ordered by point).
-        nzpos = np.flatnonzero(seg_sum > 0)
-        first = np.full(n, np.iinfo(np.int64).max)
-        last = np.full(n, -1)
-        if len(nzpos):
-            p = seg_pid[nzpos]
-            edge = p[1:] != p[:-1]
-            fm = np.concatenate(([True], edge))
-            lm = np.concatenate((edge, [True]))
-            first[p[fm]] = nzpos[fm]
-            last[p[lm]] = nzpos[lm]
-        pos = np.arange(len(seg_sum))
-        keep = (pos >= first[seg_pid]) & (pos <= last[seg_pid])
-        values = seg_sum[keep]
-        per_point = np.bincount(seg_pid[keep], minlength=n)
-        idx0 = np.zeros(n, dtype=np.int64)
-        has = last >= 0
-        idx0[has] = seg_tgt[first[has]]
+        if shift is not None and shift.any():
+            tgt >>= shift[pid]
+        vals = flat[nz]
+        change = np.empty(len(nz), dtype=bool)
+        change[0] = True
+        change[1:] = (pid[1:] != pid[:-1]) | (tgt[1:] != tgt[:-1])
+        seg = np.flatnonzero(change)
+        seg_sum = np.add.reduceat(vals, seg)
+        seg_pid, seg_tgt = pid[seg], tgt[seg]
+        edge = np.flatnonzero(seg_pid[1:] != seg_pid[:-1])
+        first = np.concatenate(([0], edge + 1))
+        last = np.concatenate((edge, [len(seg) - 1]))
+        owners = seg_pid[first]
+        has[owners] = True
+        idx0[owners] = seg_tgt[first]
+        per_point[owners] = seg_tgt[last] - seg_tgt[first] + 1
+        out_start = np.cumsum(per_point) - per_point
+        values = np.zeros(int(per_point.sum()), dtype=np.int64)
+        values[out_start[seg_pid] + (seg_tgt - idx0[seg_pid])] = seg_sum
     else:
         values = np.zeros(0, dtype=np.int64)
-        per_point = np.zeros(n, dtype=np.int64)
-        idx0 = np.zeros(n, dtype=np.int64)
-        has = np.zeros(n, dtype=bool)
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(per_point, out=offsets[1:])
     counts = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.int64()))

@@ -14,7 +14,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
-from .hist_convert import AGENT_CONFIDENCE_BOUNDS
+from .hist_convert import AGENT_CONFIDENCE_BOUNDS, _ints
 
 __all__ = [
     "CUMULATIVE",
@@ -96,7 +96,12 @@ def _series_id(*parts: str) -> int:
 
 
 def _resource_info(rm: Any) -> tuple[tuple, str]:
-    attrs = _attrs(rm.resource.attributes)
+    return _resource_columns(rm.resource.attributes)
+
+
+def _resource_columns(kvs: Any) -> tuple[tuple, str]:
+    """(service, device, target, hardware, resource JSON) and the resource JSON of resource attributes."""
+    attrs = _attrs(kvs)
     service = str(attrs.get("service.name") or "unknown_service")
     device = str(attrs.get("device.id") or attrs.get("host.name") or "")
     target = str(attrs.get("inferwatch.target") or "unknown").lower()
@@ -352,7 +357,6 @@ def _explicit(dp: Any, ser: bytes, fields: list | None) -> tuple | str:
 def decode_message(request: ExportMetricsServiceRequest, out: Decoded | None = None) -> Decoded:
     """Flatten and validate a parsed request; invalid points are counted, never raised."""
     out = out or Decoded()
-    inference, metrics = out.inference, out.metrics
     for rm in request.resource_metrics:
         res, res_json, res_id = _resource(rm)
         for sm in rm.scope_metrics:
@@ -370,89 +374,118 @@ def decode_message(request: ExportMetricsServiceRequest, out: Decoded | None = N
                     continue
                 if kind == "gauge":
                     temporality = DELTA
-                inferred = name in INFERENCE_METRICS and kind in ("histogram", "exponential_histogram")
-                lat = name == DURATION
-                kind_tag = "lat" if lat else "conf"
-                monotonic = bool(getattr(data, "is_monotonic", False)) if kind == "sum" else None
-                is_exp = kind == "exponential_histogram"
-                is_explicit = kind == "histogram"
-                number = kind in ("sum", "gauge")
-                for dp in points:
-                    end = dp.time_unix_nano
-                    start = dp.start_time_unix_nano
-                    if end <= 0 or start > end:
-                        out.reject(1, f"{name}: missing time_unix_nano or start after end")
-                        continue
-                    if is_exp:
-                        hist = _exp(dp)
-                        akey = _lead_key(dp.SerializeToString())
-                        if not akey and len(dp.attributes):  # attributes not first: scan every field
-                            akey = _point_key(dp, 1)
-                    elif is_explicit:
-                        ser = dp.SerializeToString()
-                        fields = _scan(ser)
-                        hist = _explicit(dp, ser, fields)
-                        akey = _attr_key(ser, fields, 9)
-                    else:
-                        hist = None
-                        akey = _point_key(dp, 7)
-                    if hist.__class__ is str:
-                        out.reject(1, f"{name}: {hist}")
-                        continue
-                    sid, attrs_json, model, version, err = _series(name, scope, res_id, res_json, akey, dp)
-                    if inferred:
-                        if unit == "ms":
-                            hist = _to_seconds(hist)
-                        inference.append(
-                            (
-                                sid,
-                                start,
-                                end,
-                                temporality,
-                                kind_tag,
-                                res,
-                                model,
-                                version,
-                                err if lat else None,
-                                hist,
-                            )
-                        )
-                        continue
-                    value = None
-                    quantiles = None
-                    if number:
-                        which = dp.WhichOneof("value")
-                        if which is None:
-                            out.reject(1, f"{name}: number point without a value")
-                            continue
-                        value = float(getattr(dp, which))
-                        if not math.isfinite(value):
-                            out.reject(1, f"{name}: NaN or infinite value")
-                            continue
-                    elif kind == "summary":
-                        quantiles = [(q.quantile, q.value) for q in dp.quantile_values]
-                        if not _finite(dp.sum, *(v for qv in quantiles for v in qv)) or dp.count >= MAX_COUNT:
-                            out.reject(1, f"{name}: NaN or infinite summary value")
-                            continue
-                        hist = ("summary", dp.count, dp.sum)
-                    metrics.append(
-                        (
-                            sid,
-                            start,
-                            end,
-                            temporality,
-                            name,
-                            kind,
-                            unit,
-                            monotonic,
-                            res,
-                            attrs_json,
-                            value,
-                            hist,
-                            quantiles,
-                        )
-                    )
+                _decode_points(
+                    out,
+                    points,
+                    name,
+                    unit,
+                    kind,
+                    temporality,
+                    scope,
+                    res,
+                    res_json,
+                    res_id,
+                    bool(getattr(data, "is_monotonic", False)) if kind == "sum" else None,
+                )
     return out
+
+
+def _decode_points(
+    out: Decoded,
+    points: Any,
+    name: str,
+    unit: str,
+    kind: str,
+    temporality: int,
+    scope: str,
+    res: tuple,
+    res_json: str,
+    res_id: int,
+    monotonic: bool | None,
+) -> None:
+    """Validate and flatten the data points of one metric (upb messages) into out."""
+    inference, metrics = out.inference, out.metrics
+    inferred = name in INFERENCE_METRICS and kind in ("histogram", "exponential_histogram")
+    lat = name == DURATION
+    kind_tag = "lat" if lat else "conf"
+    is_exp = kind == "exponential_histogram"
+    is_explicit = kind == "histogram"
+    number = kind in ("sum", "gauge")
+    for dp in points:
+        end = dp.time_unix_nano
+        start = dp.start_time_unix_nano
+        if end <= 0 or start > end:
+            out.reject(1, f"{name}: missing time_unix_nano or start after end")
+            continue
+        if is_exp:
+            hist = _exp(dp)
+            akey = _lead_key(dp.SerializeToString())
+            if not akey and len(dp.attributes):  # attributes not first: scan every field
+                akey = _point_key(dp, 1)
+        elif is_explicit:
+            ser = dp.SerializeToString()
+            fields = _scan(ser)
+            hist = _explicit(dp, ser, fields)
+            akey = _attr_key(ser, fields, 9)
+        else:
+            hist = None
+            akey = _point_key(dp, 7)
+        if hist.__class__ is str:
+            out.reject(1, f"{name}: {hist}")
+            continue
+        sid, attrs_json, model, version, err = _series(name, scope, res_id, res_json, akey, dp)
+        if inferred:
+            if unit == "ms":
+                hist = _to_seconds(hist)
+            inference.append(
+                (
+                    sid,
+                    start,
+                    end,
+                    temporality,
+                    kind_tag,
+                    res,
+                    model,
+                    version,
+                    err if lat else None,
+                    hist,
+                )
+            )
+            continue
+        value = None
+        quantiles = None
+        if number:
+            which = dp.WhichOneof("value")
+            if which is None:
+                out.reject(1, f"{name}: number point without a value")
+                continue
+            value = float(getattr(dp, which))
+            if not math.isfinite(value):
+                out.reject(1, f"{name}: NaN or infinite value")
+                continue
+        elif kind == "summary":
+            quantiles = [(q.quantile, q.value) for q in dp.quantile_values]
+            if not _finite(dp.sum, *(v for qv in quantiles for v in qv)) or dp.count >= MAX_COUNT:
+                out.reject(1, f"{name}: NaN or infinite summary value")
+                continue
+            hist = ("summary", dp.count, dp.sum)
+        metrics.append(
+            (
+                sid,
+                start,
+                end,
+                temporality,
+                name,
+                kind,
+                unit,
+                monotonic,
+                res,
+                attrs_json,
+                value,
+                hist,
+                quantiles,
+            )
+        )
 
 
 def _to_seconds(hist: tuple) -> tuple:
@@ -461,7 +494,7 @@ def _to_seconds(hist: tuple) -> tuple:
         _, bounds, counts, count, s, mn, mx = hist
         return ("explicit", tuple(b / 1000 for b in bounds), counts, count, s / 1000, mn / 1000, mx / 1000)
     _, scale, offset, counts, zero, count, s, mn, mx = hist
-    counts = list(counts)
+    counts = _ints(counts)
     base = 2.0 ** (2.0**-scale)
     bounds = tuple(base ** (offset + k) / 1000 for k in range(len(counts) + 1))
     return (
@@ -475,14 +508,27 @@ def _to_seconds(hist: tuple) -> tuple:
     )
 
 
-def decode_protobuf(body: bytes) -> tuple[ExportMetricsServiceRequest, Decoded]:
-    """Parse a protobuf request body; DecodeFailure when it is not one."""
-    request = ExportMetricsServiceRequest()
+def decode_protobuf(body: bytes, out: Decoded | None = None) -> Decoded:
+    """Decode a serialized request: the wire fast path (otlp_wire), or upb for unusual encodings;
+    DecodeFailure when it is not a request."""
+    from .otlp_wire import Unusual, decode_wire
+
     try:
-        request.ParseFromString(body)
-    except (DecodeError, RuntimeError, ValueError) as exc:
-        raise DecodeFailure(f"cannot decode protobuf ExportMetricsServiceRequest: {exc}") from None
-    return request, decode_message(request)
+        decoded = decode_wire(body)
+    except Unusual:
+        request = ExportMetricsServiceRequest()
+        try:
+            request.ParseFromString(body)
+        except (DecodeError, RuntimeError, ValueError) as exc:
+            raise DecodeFailure(f"cannot decode protobuf ExportMetricsServiceRequest: {exc}") from None
+        return decode_message(request, out)
+    if out is not None:  # rejections made before (OTLP/JSON negative counts) come first
+        for why in decoded.errors:
+            out.reject(0, why)
+        out.rejected += decoded.rejected
+        out.inference, out.metrics = decoded.inference, decoded.metrics
+        return out
+    return decoded
 
 
 _COUNT_FIELDS = ("count", "zeroCount", "zero_count")
@@ -529,8 +575,9 @@ def _drop_negative_counts(doc: Any, out: Decoded) -> None:
                             data["dataPoints" if "dataPoints" in data else "data_points"] = keep
 
 
-def decode_json(body: bytes) -> tuple[ExportMetricsServiceRequest, Decoded]:
-    """Parse an OTLP/JSON body (camelCase, int64 as strings, unknown fields ignored)."""
+def decode_json(body: bytes) -> tuple[bytes, Decoded]:
+    """Parse an OTLP/JSON body (camelCase, int64 as strings, unknown fields ignored):
+    (canonical protobuf bytes, decoded points)."""
     out = Decoded()
     try:
         doc = json.loads(body) if body.strip() else {}
@@ -545,13 +592,12 @@ def decode_json(body: bytes) -> tuple[ExportMetricsServiceRequest, Decoded]:
         json_format.ParseDict(doc, request, ignore_unknown_fields=True)
     except (json_format.ParseError, ValueError, TypeError, AttributeError) as exc:
         raise DecodeFailure(f"invalid OTLP/JSON: {exc}") from None
-    return request, decode_message(request, out)
+    payload = request.SerializeToString()
+    return payload, decode_protobuf(payload, out)
 
 
 def decode_request(body: bytes, is_json: bool) -> tuple[bytes, Decoded]:
     """(canonical protobuf bytes for the WAL, decoded points) of a decompressed request body."""
     if is_json:
-        request, decoded = decode_json(body)
-        return request.SerializeToString(), decoded
-    _, decoded = decode_protobuf(body)
-    return body, decoded
+        return decode_json(body)
+    return body, decode_protobuf(body)

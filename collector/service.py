@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .findings import RolloutWatch
-from .otlp_decode import Decoded, decode_message, decode_request
+from .otlp_decode import Decoded, decode_protobuf, decode_request
 from .store import Store
 from .wal import WriteAheadLog
 from .writer import Writer
@@ -102,11 +102,7 @@ class Collector:
         gc.set_threshold(max(gc.get_threshold()[0], 200_000), 50, 1000)
         self.writer.start()
         for seq, payload in self.wal.replay(self.writer.committed_seq):
-            from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-                ExportMetricsServiceRequest,
-            )
-
-            decoded = decode_message(ExportMetricsServiceRequest.FromString(payload))
+            decoded = decode_protobuf(payload)
             self.writer.put(seq, decoded)
             self.replayed += 1
         self.wal.start()
