@@ -322,7 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     for r in bad[:5]:
         print(r["model"], r["cell"], {v: {s: r[f"version_{v}"][s] for s in stages} for v in "12"})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"summary": summary, "experiments": per_exp}, default=str) + "\n")
+    # the A/A experiments in full, and every experiment that differs anywhere (the file stays small)
+    kept = [r for r in per_exp if r["kind"].startswith("aa") or r in bad]
+    Path(args.out).write_text(json.dumps({"summary": summary, "experiments": kept}, default=str) + "\n")
     if args.expect_exact and (any(mismatches.values()) or summary["latency_p_values_differ"]):
         return 1
     return 0
