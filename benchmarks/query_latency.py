@@ -303,6 +303,16 @@ def generate(db: Path, n_devices: int, seed: int) -> dict:
     con.execute("DELETE FROM rollup_dirty")
     t_old = time.perf_counter() - ta
     store.enforce_retention(now.replace(tzinfo=timezone.utc), 48, 30)
+    # ---- fleet rollups (minutes, hours, days), error types per hour and device hours from what is stored,
+    # as the schema 1 -> 2 migration builds them (the writer keeps them current from then on)
+    from inferwatch.collector.rollups import build_all
+
+    ta = time.perf_counter()
+    con.execute("BEGIN")
+    derived = build_all(con)
+    con.execute("COMMIT")
+    t_derived = time.perf_counter() - ta
+    print(f"  derived tables: {t_derived:.1f} s {derived}", flush=True)
     store.close()
     total = time.perf_counter() - t0
     info = {
@@ -310,9 +320,18 @@ def generate(db: Path, n_devices: int, seed: int) -> dict:
         "raw_inference_points": raw_rows, "raw_memory_points": mem_rows, "old_rollup_rows": old_rows,
         "generation_s": round(total, 1), "pools_s": round(t_pool, 1), "raw_insert_s": round(t_insert, 1),
         "store_rollup_one_hour_s": round(t_rollup, 2), "direct_rollups_s": round(t_old, 1),
+        "derived_tables_s": round(t_derived, 1), "derived_steps_s": derived,
     }
     (db.parent / (db.name + ".meta.json")).write_text(json.dumps(info, indent=1))
     return info
+
+
+def live_state(store, now: datetime) -> None:
+    """What a live collector leaves between two maintenance runs: the current hour not rolled up yet
+    (queries read it from the fleet minutes) and the newest minute not in the fleet minutes (raw points)."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    store.con.execute("INSERT OR IGNORE INTO rollup_dirty VALUES (?)", [hour])
+    store.con.execute("INSERT OR IGNORE INTO rollup_dirty_1m VALUES (?)", [now - timedelta(minutes=1)])
 
 
 def time_queries(db: Path, now: datetime, reps: int, only: list[str] | None) -> list[dict]:
@@ -364,6 +383,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--only", nargs="*", help="only these named queries")
     ap.add_argument("--no-write", action="store_true", help="do not write the results JSON")
+    ap.add_argument("--settled", action="store_true",
+                    help="time with every hour and minute rolled up (default: as a live collector, "
+                         "the current hour not rolled up yet and its newest minute not in the fleet "
+                         "minute rollups)")
     args = ap.parse_args()
     db: Path = args.db
     meta = db.parent / (db.name + ".meta.json")
@@ -379,7 +402,17 @@ def main() -> None:
     # Bring this checkout's schema (views, macros, migrations) to the file, as a collector start-up does.
     from inferwatch.collector.store import Store
 
-    Store(db).close()
+    t = time.perf_counter()
+    store = Store(db)
+    opened_s = time.perf_counter() - t
+    migration = store.meta("migration_1_2")
+    if not args.settled:
+        live_state(store, datetime.fromisoformat(info["now"]))
+    store.close()
+    if migration and opened_s > 5:
+        info["migration_1_2_s"] = round(opened_s, 1)
+        info["migration_1_2_steps_s"] = json.loads(migration)
+        meta.write_text(json.dumps(info, indent=1))
     wal = Path(str(db) + ".wal")
     size = db.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
     now = datetime.fromisoformat(info["now"])

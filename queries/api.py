@@ -3,31 +3,114 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
 
 from inferwatch.collector.histsql import merge_sql
+from inferwatch.collector.rollups import FLEET_COLUMNS, FLEET_DIMS, device_rows_as_fleet, fleet_raw_rows_sql
 
 from .catalog import FILTER_CLAUSE, NamedQuery, get_query
 from .params import bind_params
 from .source import Source, connect
 
-__all__ = ["RAW_HOURS", "describe", "render", "run", "sql"]
+__all__ = ["RAW_HOURS", "Plan", "describe", "plan", "render", "run", "sql"]
 
-# Ranges longer than this read the hourly rollups: minute resolution is not needed there, and merging
-# a day of a 1,000-device fleet's 1-minute windows (~8.6 M histograms) cannot be interactive.
+# Ranges longer than this read rollups: minute resolution is not needed there, and merging a day of a
+# 1,000-device fleet's 1-minute windows (~8.6 M histograms) cannot be interactive.
 RAW_HOURS = 6
-# Hourly rollups, except hours the collector has not rolled up yet (normally the current one, rolled up
-# every minute): those are read from the raw windows, so fresh points count at once and exactly once.
-_HOURLY = """(SELECT * FROM inference_windows_1h WHERE window_start NOT IN (SELECT hour FROM rollup_dirty)
+_DIRTY_HOURS = "(SELECT hour FROM rollup_dirty)"
+_DIRTY_DAYS = "(SELECT DISTINCT time_bucket(INTERVAL 1 DAY, hour) FROM rollup_dirty)"
+# Raw points of hours not rolled up yet (normally only the current one), filtered before anything else.
+_PENDING_POINTS = (f"window_start >= (SELECT min(hour) FROM rollup_dirty) "
+                   f"AND time_bucket(INTERVAL 1 HOUR, window_start) IN {_DIRTY_HOURS}")
+_DIMS = "window_start, service, device_id, target, hardware, model, model_version"
+# Per-device hourly rollups, except hours the collector has not rolled up yet (normally the current one,
+# rolled up every minute): those are read from the raw windows, so fresh points count at once and once.
+_HOURLY = f"""(SELECT * FROM inference_windows_1h WHERE window_start NOT IN {_DIRTY_HOURS}
     UNION ALL BY NAME
     SELECT * FROM inference_windows_pending
-) AS inference_windows_1h"""
+)"""
 # {{hist_merge SOURCE (KEYS) COLUMN}}: per group of KEYS, the histograms of COLUMN merged (column h).
 _MERGE = re.compile(r"\{\{hist_merge (\w+) \(([\w, ]+)\) (\w+)\}\}")
+# {{devices (KEYS)}}: per group of KEYS, the number of distinct devices in the range (column devices).
+_DEVICES = re.compile(r"\{\{devices \(([\w, ]+)\)\}\}")
 _FMT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def _ts(value: datetime) -> str:
+    return f"TIMESTAMP '{value:%Y-%m-%d %H:%M:%S}'"
+
+
+def _ceil(value: datetime, unit: timedelta) -> datetime:
+    floor = datetime.min + (value - datetime.min) // unit * unit
+    return floor if floor == value else floor + unit
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where a named query reads: `raw` (1-minute windows), `hourly` (per-device hourly rollups) or `fleet`
+    (fleet rollups: days, hours, and minutes of the hours not rolled up yet), with the SQL of each source."""
+
+    level: str
+    windows: str  # {{windows}}: inference_windows' columns plus rows and mem_* (rollups.FLEET_COLUMNS)
+    presence: str  # (window_start, service, device_id, target, hardware, model, model_version) per device
+    error_types: str  # (window_start, service, target, hardware, model, model_version, error_type, errors)
+
+
+def plan(query: NamedQuery, bound: dict[str, Any]) -> Plan:
+    """Choose the coarsest source that answers the query exactly (see docs/queries.md)."""
+    raw_errors = ("(SELECT window_start, service, target, hardware, model, model_version, error_type, "
+                  "calls AS errors FROM inference_points WHERE error_type IS NOT NULL)")
+    since = bound.get("since")
+    until = bound.get("until")
+    span = None
+    if since and until:
+        since, until = datetime.strptime(since, _FMT), datetime.strptime(until, _FMT)
+        span = until - since
+    if query.rollup != "auto" or span is None or span <= timedelta(hours=RAW_HOURS):
+        return Plan("raw", f"({device_rows_as_fleet('inference_windows', ', device_id')})",
+                    f"(SELECT {_DIMS} FROM inference_points)", raw_errors)
+    hour, day = timedelta(hours=1), timedelta(days=1)
+    h_lo, h_hi = _ceil(since, hour), _ceil(until, hour)  # hours h with since <= h < until
+    hours = f"bucket >= {_ts(h_lo)} AND bucket < {_ts(h_hi)}"
+    presence = f"""(SELECT {_DIMS} FROM inference_rollup_1h
+        WHERE window_start >= {_ts(h_lo)} AND window_start < {_ts(h_hi)}
+          AND window_start NOT IN {_DIRTY_HOURS}
+        UNION ALL
+        SELECT {_DIMS} FROM inference_points WHERE {_PENDING_POINTS})"""
+    error_types = f"""(SELECT hour AS window_start, {FLEET_DIMS}, error_type, errors FROM inference_errors_1h
+        WHERE hour >= {_ts(h_lo)} AND hour < {_ts(h_hi)} AND hour NOT IN {_DIRTY_HOURS}
+        UNION ALL
+        SELECT window_start, {FLEET_DIMS}, error_type, calls FROM inference_points
+        WHERE error_type IS NOT NULL AND {_PENDING_POINTS})"""
+    if any(bound.get(name) is not None for name in query.per_device):
+        return Plan("hourly", f"({device_rows_as_fleet(_HOURLY, ', device_id')})", presence, error_types)
+    # whole days inside the range, unless the rows must stay finer than a day (time buckets)
+    d_lo, d_hi = _ceil(h_lo, day), h_hi - (h_hi - datetime.min) % day
+    grain = int(bound.get(query.grain) or 0) if query.grain else 0
+    use_days = d_lo < d_hi and (not query.grain or (grain > 0 and grain % 1440 == 0))
+    cols = f"{FLEET_COLUMNS}, NULL::VARCHAR AS device_id"
+    parts = []
+    if use_days:
+        days = f"bucket >= {_ts(d_lo)} AND bucket < {_ts(d_hi)}"
+        parts.append(f"SELECT {cols} FROM inference_fleet_1d WHERE {days} AND bucket NOT IN {_DIRTY_DAYS}")
+        hours += f" AND NOT ({days} AND time_bucket(INTERVAL 1 DAY, bucket) NOT IN {_DIRTY_DAYS})"
+    parts.append(f"SELECT {cols} FROM inference_fleet_1h WHERE {hours} AND bucket NOT IN {_DIRTY_HOURS}")
+    # hours not rolled up yet: their fleet minutes, and raw points of the minutes not rolled up either
+    parts.append(f"""SELECT {cols} FROM inference_fleet_1m
+        WHERE bucket >= (SELECT min(hour) FROM rollup_dirty)
+          AND time_bucket(INTERVAL 1 HOUR, bucket) IN {_DIRTY_HOURS}
+          AND bucket NOT IN (SELECT minute FROM rollup_dirty_1m)""")
+    pending = fleet_raw_rows_sql(
+        "window_start >= (SELECT min(minute) FROM rollup_dirty_1m) "
+        "AND time_bucket(INTERVAL 1 MINUTE, window_start) IN (SELECT minute FROM rollup_dirty_1m) "
+        f"AND time_bucket(INTERVAL 1 HOUR, window_start) IN {_DIRTY_HOURS}",
+        "start_time >= (SELECT min(minute) FROM rollup_dirty_1m)")
+    parts.append(f"SELECT {cols} FROM ({pending})")
+    return Plan("fleet", "(" + "\n    UNION ALL ".join(parts) + ")", presence, error_types)
 
 
 def describe(name: str) -> NamedQuery:
@@ -44,17 +127,17 @@ def run(name: str, params: dict[str, Any] | None = None, source: Source | None =
 
 
 def render(query: NamedQuery, bound: dict[str, Any]) -> str:
-    """The SQL to run: `{{filters}}` becomes the standard filters, `{{windows}}` the raw view or,
-    for ranges longer than RAW_HOURS, the hourly rollup, and `{{hist_merge SOURCE (KEYS) COLUMN}}` a
+    """The SQL to run: `{{filters}}` becomes the standard filters; `{{windows}}`, `{{devices (KEYS)}}` and
+    `{{error_types}}` the sources `plan` chooses (raw windows up to RAW_HOURS, else fleet rollups, or
+    per-device hourly rollups when a per-device parameter is set); `{{hist_merge SOURCE (KEYS) COLUMN}}` a
     subquery of KEYS and `h`, the merged histograms (what `hist_merge(list(COLUMN))` per group gives,
     computed by unnest + GROUP BY bucket index: ~20× cheaper than folding thousands of lists)."""
-    windows = "inference_windows"
-    if query.rollup == "auto" and bound.get("since") and bound.get("until"):
-        span = datetime.strptime(bound["until"], _FMT) - datetime.strptime(bound["since"], _FMT)
-        if span > timedelta(hours=RAW_HOURS):
-            windows = _HOURLY
+    p = plan(query, bound)
     text = _MERGE.sub(lambda m: merge_sql(m[1], m[2], m[3]), query.sql)
-    return text.replace("{{windows}}", windows).replace("{{filters}}", FILTER_CLAUSE)
+    text = _DEVICES.sub(lambda m: f"SELECT {m[1]}, count(DISTINCT device_id) AS devices FROM {p.presence} "
+                                  f"WHERE {FILTER_CLAUSE} GROUP BY ALL", text)
+    return (text.replace("{{windows}}", p.windows).replace("{{error_types}}", p.error_types)
+            .replace("{{filters}}", FILTER_CLAUSE))
 
 
 def sql(text: str, params: dict[str, Any] | None = None, source: Source | None = None) -> pd.DataFrame:
