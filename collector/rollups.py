@@ -174,6 +174,12 @@ def _fleet_1d_from_hours(where: str) -> str:
         "time_bucket(INTERVAL 1 DAY, iw_hour)")
 
 
+def _devices_1d(where: str) -> str:
+    """inference_devices_1d rows: which device sent what on each day, from the per-device hourly rollups."""
+    return (f"SELECT DISTINCT time_bucket(INTERVAL 1 DAY, window_start) AS day, service, device_id, "
+            f"{FLEET_DIMS.split(', ', 1)[1]} FROM inference_rollup_1h WHERE {where}")
+
+
 def _errors_1h(points_where: str) -> str:
     return (f"SELECT time_bucket(INTERVAL 1 HOUR, window_start) AS hour, {FLEET_DIMS}, error_type, "
             f"sum(calls)::BIGINT AS errors FROM inference_points "
@@ -198,6 +204,10 @@ def refresh_hours(con, hours_table: str) -> None:
     con.execute(f"DELETE FROM inference_fleet_1d WHERE bucket IN {days}")
     con.execute(f"INSERT INTO inference_fleet_1d "
                 f"{_fleet_1d_from_hours(f'time_bucket(INTERVAL 1 DAY, bucket) IN {days}')}")
+    con.execute(f"DELETE FROM inference_devices_1d WHERE day IN {days}")
+    in_days = (f"window_start >= (SELECT min(time_bucket(INTERVAL 1 DAY, hour)) FROM {hours_table}) "
+               f"AND time_bucket(INTERVAL 1 DAY, window_start) IN {days}")
+    con.execute(f"INSERT INTO inference_devices_1d {_devices_1d(in_days)}")
     raw = (f"window_start >= {rng} AND window_start < {end} "
            f"AND time_bucket(INTERVAL 1 HOUR, window_start) {in_hours}")
     con.execute(f"DELETE FROM inference_errors_1h WHERE hour {in_hours}")
@@ -223,11 +233,15 @@ def refresh_day_at(con, cut) -> None:
     recompute the day that contains it from the fleet hours left. Inside the caller's transaction."""
     day = "time_bucket(INTERVAL 1 DAY, ?::TIMESTAMP)"
     con.execute(f"DELETE FROM inference_fleet_1d WHERE bucket < {day}", [cut])
+    con.execute(f"DELETE FROM inference_devices_1d WHERE day < {day}", [cut])
     if con.execute(f"SELECT count(*) FROM inference_fleet_1d WHERE bucket = {day} AND window_start < ?",
                    [cut, cut]).fetchone()[0]:
         con.execute(f"DELETE FROM inference_fleet_1d WHERE bucket = {day}", [cut])
         con.execute(f"INSERT INTO inference_fleet_1d "
                     f"{_fleet_1d_from_hours(f'time_bucket(INTERVAL 1 DAY, bucket) = {day}')}", [cut])
+        con.execute(f"DELETE FROM inference_devices_1d WHERE day = {day}", [cut])
+        con.execute(f"INSERT INTO inference_devices_1d "
+                    f"{_devices_1d(f'time_bucket(INTERVAL 1 DAY, window_start) = {day}')}", [cut])
 
 
 def build_all(con, log=None) -> dict:
@@ -239,7 +253,7 @@ def build_all(con, log=None) -> dict:
     took = {}
     t = time.perf_counter()
     for table in ("inference_fleet_1m", "inference_fleet_1h", "inference_fleet_1d", "inference_errors_1h",
-                  "device_hours"):
+                  "device_hours", "inference_devices_1d"):
         con.execute(f"DELETE FROM {table}")
     con.execute(f"INSERT INTO inference_fleet_1h {_fleet_1h_from_device_rows('true')}")
     took["fleet_1h_s"] = time.perf_counter() - t
@@ -248,6 +262,7 @@ def build_all(con, log=None) -> dict:
     took["fleet_1d_s"] = time.perf_counter() - t
     t = time.perf_counter()
     con.execute(f"INSERT INTO inference_errors_1h {_errors_1h('true')}")
+    con.execute(f"INSERT INTO inference_devices_1d {_devices_1d('true')}")
     con.execute(f"INSERT INTO device_hours {device_hours_sql('true', 'true')}")
     took["errors_device_hours_s"] = time.perf_counter() - t
     t = time.perf_counter()

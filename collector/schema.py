@@ -78,6 +78,10 @@ CREATE TABLE IF NOT EXISTS device_hours (
     agent_spool_bytes_at TIMESTAMP, agent_spool_windows DOUBLE, agent_spool_windows_at TIMESTAMP,
     agent_overhead_s DOUBLE, agent_overhead_at TIMESTAMP
 );
+CREATE TABLE IF NOT EXISTS inference_devices_1d (
+    day TIMESTAMP NOT NULL, service VARCHAR, device_id VARCHAR, target VARCHAR, hardware VARCHAR,
+    model VARCHAR, model_version VARCHAR
+);
 CREATE TABLE IF NOT EXISTS rollup_dirty_1m (minute TIMESTAMP PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS regression_findings (
     scanned_at TIMESTAMP, range_start TIMESTAMP, range_end TIMESTAMP,

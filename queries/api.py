@@ -44,15 +44,20 @@ def _ts(value: datetime) -> str:
     return f"TIMESTAMP '{value:%Y-%m-%d %H:%M:%S}'"
 
 
+def _floor(value: datetime, unit: timedelta) -> datetime:
+    return datetime.min + (value - datetime.min) // unit * unit
+
+
 def _ceil(value: datetime, unit: timedelta) -> datetime:
-    floor = datetime.min + (value - datetime.min) // unit * unit
+    floor = _floor(value, unit)
     return floor if floor == value else floor + unit
 
 
 @dataclass(frozen=True)
 class Plan:
-    """Where a named query reads: `raw` (1-minute windows), `hourly` (per-device hourly rollups) or `fleet`
-    (fleet rollups: days, hours, and minutes of the hours not rolled up yet), with the SQL of each source."""
+    """Where a named query reads, with the SQL of each source: `raw` (the 1-minute windows), `minutes` (fleet
+    minutes, raw points at the range's ends and for minutes not rolled up yet), `hourly` (per-device hourly
+    rollups) or `fleet` (fleet days, hours, and minutes of the hours not rolled up yet)."""
 
     level: str
     windows: str  # {{windows}}: inference_windows' columns plus rows and mem_* (rollups.FLEET_COLUMNS)
@@ -70,15 +75,56 @@ def plan(query: NamedQuery, bound: dict[str, Any]) -> Plan:
     if since and until:
         since, until = datetime.strptime(since, _FMT), datetime.strptime(until, _FMT)
         span = until - since
-    if query.rollup != "auto" or span is None or span <= timedelta(hours=RAW_HOURS):
-        return Plan("raw", f"({device_rows_as_fleet('inference_windows', ', device_id')})",
-                    f"(SELECT {_DIMS} FROM inference_points)", raw_errors)
+    raw_presence = f"(SELECT {_DIMS} FROM inference_points)"
+    per_device = any(bound.get(name) is not None for name in query.per_device)
+    if query.rollup != "auto" or span is None or (span <= timedelta(hours=RAW_HOURS) and per_device):
+        return Plan("raw", f"({device_rows_as_fleet('inference_windows', ', device_id')})", raw_presence,
+                    raw_errors)
+    cols = f"{FLEET_COLUMNS}, NULL::VARCHAR AS device_id"
+    if span <= timedelta(hours=RAW_HOURS):
+        # Fleet minutes for the minutes wholly inside the range and rolled up; raw points for the rest
+        # (the minutes at either end, and those not rolled up yet), filtered exactly by {{filters}}.
+        minute = timedelta(minutes=1)
+        m_lo, m_hi = _ceil(since, minute), _floor(until, minute)
+        dirty = "(SELECT minute FROM rollup_dirty_1m)"
+        lo, hi = _ts(since.replace(microsecond=0)), _ts(_ceil(until, minute))
+        inside = f"window_start >= {_ts(m_lo)} AND window_start < {_ts(m_hi)}"
+        rest = fleet_raw_rows_sql(
+            f"window_start >= {lo} AND window_start < {hi} AND (NOT ({inside}) "
+            f"OR time_bucket(INTERVAL 1 MINUTE, window_start) IN {dirty})",
+            f"start_time >= {lo} AND start_time < {hi}")
+        windows = (f"(SELECT {cols} FROM inference_fleet_1m WHERE bucket >= {_ts(m_lo)} "
+                   f"AND bucket < {_ts(m_hi)} AND bucket NOT IN {dirty}\n"
+                   f"    UNION ALL SELECT {cols} FROM ({rest}))")
+        # devices: per-device hourly rollups' keys for whole hours inside the range, raw points for the rest
+        h_lo, h_hi = _ceil(since, timedelta(hours=1)), _floor(until, timedelta(hours=1))
+        whole = (f"window_start >= {_ts(h_lo)} AND window_start < {_ts(h_hi)} "
+                 f"AND time_bucket(INTERVAL 1 HOUR, window_start) NOT IN {_DIRTY_HOURS}")
+        presence = f"""(SELECT {_DIMS} FROM inference_rollup_1h WHERE {whole}
+        UNION ALL
+        SELECT {_DIMS} FROM inference_points
+        WHERE window_start >= {lo} AND window_start < {hi} AND NOT ({whole}))"""
+        return Plan("minutes", windows, presence, raw_errors)
     hour, day = timedelta(hours=1), timedelta(days=1)
     h_lo, h_hi = _ceil(since, hour), _ceil(until, hour)  # hours h with since <= h < until
     hours = f"bucket >= {_ts(h_lo)} AND bucket < {_ts(h_hi)}"
-    presence = f"""(SELECT {_DIMS} FROM inference_rollup_1h
+    # whole days inside the range, unless the rows must stay finer than a day (time buckets)
+    d_lo, d_hi = _ceil(h_lo, day), _floor(h_hi, day)
+    grain = int(bound.get(query.grain) or 0) if query.grain else 0
+    use_days = d_lo < d_hi and (not query.grain or (grain > 0 and grain % 1440 == 0))
+
+
+    def in_days(col: str) -> str:  # `col` falls on a whole day inside the range, none of it rolled up again
+        return (f"{col} >= {_ts(d_lo)} AND {col} < {_ts(d_hi)} AND time_bucket(INTERVAL 1 DAY, {col}) "
+                f"NOT IN {_DIRTY_DAYS}") if use_days else "false"
+
+    # which device sent what: per-device days and hours (their keys only), raw points of unrolled hours
+    presence = f"""(SELECT day AS window_start, {_DIMS.split(", ", 1)[1]} FROM inference_devices_1d
+        WHERE {in_days("day")}
+        UNION ALL
+        SELECT {_DIMS} FROM inference_rollup_1h
         WHERE window_start >= {_ts(h_lo)} AND window_start < {_ts(h_hi)}
-          AND window_start NOT IN {_DIRTY_HOURS}
+          AND window_start NOT IN {_DIRTY_HOURS} AND NOT ({in_days("window_start")})
         UNION ALL
         SELECT {_DIMS} FROM inference_points WHERE {_PENDING_POINTS})"""
     error_types = f"""(SELECT hour AS window_start, {FLEET_DIMS}, error_type, errors FROM inference_errors_1h
@@ -86,18 +132,12 @@ def plan(query: NamedQuery, bound: dict[str, Any]) -> Plan:
         UNION ALL
         SELECT window_start, {FLEET_DIMS}, error_type, calls FROM inference_points
         WHERE error_type IS NOT NULL AND {_PENDING_POINTS})"""
-    if any(bound.get(name) is not None for name in query.per_device):
+    if per_device:
         return Plan("hourly", f"({device_rows_as_fleet(_HOURLY, ', device_id')})", presence, error_types)
-    # whole days inside the range, unless the rows must stay finer than a day (time buckets)
-    d_lo, d_hi = _ceil(h_lo, day), h_hi - (h_hi - datetime.min) % day
-    grain = int(bound.get(query.grain) or 0) if query.grain else 0
-    use_days = d_lo < d_hi and (not query.grain or (grain > 0 and grain % 1440 == 0))
-    cols = f"{FLEET_COLUMNS}, NULL::VARCHAR AS device_id"
     parts = []
     if use_days:
-        days = f"bucket >= {_ts(d_lo)} AND bucket < {_ts(d_hi)}"
-        parts.append(f"SELECT {cols} FROM inference_fleet_1d WHERE {days} AND bucket NOT IN {_DIRTY_DAYS}")
-        hours += f" AND NOT ({days} AND time_bucket(INTERVAL 1 DAY, bucket) NOT IN {_DIRTY_DAYS})"
+        parts.append(f"SELECT {cols} FROM inference_fleet_1d WHERE {in_days('bucket')}")
+        hours += f" AND NOT ({in_days('bucket')})"
     parts.append(f"SELECT {cols} FROM inference_fleet_1h WHERE {hours} AND bucket NOT IN {_DIRTY_HOURS}")
     # hours not rolled up yet: their fleet minutes, and raw points of the minutes not rolled up either
     parts.append(f"""SELECT {cols} FROM inference_fleet_1m

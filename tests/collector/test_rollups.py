@@ -181,16 +181,17 @@ NAMED = ["fleet_overview", "edge_vs_cloud", "latency_cdf", "per_hardware", "vers
          "hourly_trend", "cost_inputs", "regression_inputs", "top_errors"]
 
 
-@pytest.mark.parametrize("since", ["-30h", "-3d", "2026-03-02T00:00"])
+@pytest.mark.parametrize("since", ["-90m", "2026-03-04T09:20:30.5", "-30h", "-3d", "2026-03-02T00:00"])
 @pytest.mark.parametrize("name", NAMED)
 def test_fleet_rollups_answer_as_the_per_device_rows(db, name, since):
     source = queries.connect(db=db)
     try:
         params = {"since": since}
         if name == "hourly_trend":
-            params["bucket_minutes"] = "1440" if since == "-3d" else "60"
+            params["bucket_minutes"] = {"-3d": "1440", "-30h": "60"}.get(since, "5")
         fleet, per_device, level = _frames(source, name, params)
-        assert level == "fleet"
+        short = since == "-90m" or since.startswith("2026-03-04")
+        assert level == ("minutes" if short else "fleet")
         _assert_same(fleet, per_device)
     finally:
         source.close()
@@ -244,7 +245,7 @@ def test_migration_from_schema_1_builds_what_the_writer_maintains(db, tmp_path):
     store.close()
     shutil.copy(maintained, migrated)
     tables = {"inference_fleet_1m": "bucket", "inference_fleet_1h": "bucket", "inference_fleet_1d": "bucket",
-              "inference_errors_1h": "hour", "device_hours": "hour"}
+              "inference_errors_1h": "hour", "device_hours": "hour", "inference_devices_1d": "day"}
     con = duckdb.connect(str(migrated))  # back to schema 1: no derived tables
     con.execute("DROP VIEW devices")
     for t in (*tables, "rollup_dirty_1m"):
@@ -262,8 +263,8 @@ def test_migration_from_schema_1_builds_what_the_writer_maintains(db, tmp_path):
         for t in tables:
             order = f"ORDER BY {tables[t]}, service, target, hardware" + (
                 ", device_id" if t == "device_hours" else ", model, model_version")
-            if t == "inference_errors_1h":
-                order += ", error_type"
+            if t in ("inference_errors_1h", "inference_devices_1d"):
+                order = "ORDER BY ALL"
             x, y = (c.execute(f"SELECT * FROM {t} {order}").df() for c in (a, b))
             assert len(x) == len(y) > 0, t
             hists = [c for c in x.columns if c.endswith("_hist")]
