@@ -113,7 +113,6 @@ def plan(query: NamedQuery, bound: dict[str, Any]) -> Plan:
     grain = int(bound.get(query.grain) or 0) if query.grain else 0
     use_days = d_lo < d_hi and (not query.grain or (grain > 0 and grain % 1440 == 0))
 
-
     def in_days(col: str) -> str:  # `col` falls on a whole day inside the range, none of it rolled up again
         return (f"{col} >= {_ts(d_lo)} AND {col} < {_ts(d_hi)} AND time_bucket(INTERVAL 1 DAY, {col}) "
                 f"NOT IN {_DIRTY_DAYS}") if use_days else "false"
