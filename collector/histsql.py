@@ -12,11 +12,14 @@ def merge_sql(source: str, keys: str, col: str) -> str:
     Groups are numbered first (dense_rank), so the big GROUP BY over (group, bucket index) hashes two
     integers rather than the keys; the summed buckets of a group are usually contiguous (they are unless
     its histograms' ranges do not overlap), and then the ordered list of sums is the counts already —
-    otherwise `hist__from_buckets` fills the gaps. Zero buckets at either end are cut (as stored ones are)."""
+    otherwise `hist__from_buckets` fills the gaps. Zero buckets at either end are cut (as stored ones are).
+    A group of one histogram is that histogram (as `hist_merge` returns it), with no unnesting."""
     names = keys.split(", ")
     return f"""
-        WITH v AS (SELECT dense_rank() OVER (ORDER BY {keys}) AS iw_g, {keys}, {col} AS h
-                   FROM {source} WHERE {col} IS NOT NULL AND {col}.count > 0),
+        WITH v1 AS (SELECT dense_rank() OVER (ORDER BY {keys}) AS iw_g,
+                           count(*) OVER (PARTITION BY {keys}) AS iw_n, {keys}, {col} AS h
+                    FROM {source} WHERE {col} IS NOT NULL AND {col}.count > 0),
+        v AS (SELECT * FROM v1 WHERE iw_n > 1),
         s AS (
             SELECT iw_g, {", ".join(f"any_value({k}) AS {k}" for k in names)},
                    any_value(h.scale) AS scale, any_value(h.width) AS width, any_value(h.unit) AS unit,
@@ -42,4 +45,6 @@ def merge_sql(source: str, keys: str, col: str) -> str:
                  zero_count: s.zero_count, count: s.count, sum: s.sum, min: s.min, max: s.max,
                  unit: s.unit}}::hist AS h
         FROM s LEFT JOIN bl USING (iw_g)
+        UNION ALL
+        SELECT {", ".join(names)}, h FROM v1 WHERE iw_n = 1
     """

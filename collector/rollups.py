@@ -180,6 +180,15 @@ def _devices_1d(where: str) -> str:
             f"{FLEET_DIMS.split(', ', 1)[1]} FROM inference_rollup_1h WHERE {where}")
 
 
+def _fleet_tm_from_hours(where: str) -> str:
+    """inference_fleet_tm_1h rows: the fleet hours matching `where` merged over service, hardware and
+    version (those columns NULL), for questions asked per target and model only."""
+    cols = FLEET_COLUMNS.replace("service", "NULL::VARCHAR AS service").replace(
+        "hardware", "NULL::VARCHAR AS hardware").replace("model_version", "NULL::VARCHAR AS model_version")
+    return fleet_aggregate_sql(f"SELECT {cols}, bucket AS iw_hour FROM inference_fleet_1h WHERE {where}",
+                               "iw_hour")
+
+
 def _errors_1h(points_where: str) -> str:
     return (f"SELECT time_bucket(INTERVAL 1 HOUR, window_start) AS hour, {FLEET_DIMS}, error_type, "
             f"sum(calls)::BIGINT AS errors FROM inference_points "
@@ -200,6 +209,8 @@ def refresh_hours(con, hours_table: str) -> None:
     in_hours = f"IN (SELECT hour FROM {hours_table})"
     con.execute(f"DELETE FROM inference_fleet_1h WHERE bucket {in_hours}")
     con.execute(f"INSERT INTO inference_fleet_1h {_fleet_1h_from_device_rows(f'window_start {in_hours}')}")
+    con.execute(f"DELETE FROM inference_fleet_tm_1h WHERE bucket {in_hours}")
+    con.execute(f"INSERT INTO inference_fleet_tm_1h {_fleet_tm_from_hours(f'bucket {in_hours}')}")
     days = f"(SELECT DISTINCT time_bucket(INTERVAL 1 DAY, hour) FROM {hours_table})"
     con.execute(f"DELETE FROM inference_fleet_1d WHERE bucket IN {days}")
     con.execute(f"INSERT INTO inference_fleet_1d "
@@ -252,13 +263,14 @@ def build_all(con, log=None) -> dict:
 
     took = {}
     t = time.perf_counter()
-    for table in ("inference_fleet_1m", "inference_fleet_1h", "inference_fleet_1d", "inference_errors_1h",
-                  "device_hours", "inference_devices_1d"):
+    for table in ("inference_fleet_1m", "inference_fleet_1h", "inference_fleet_1d", "inference_fleet_tm_1h",
+                  "inference_errors_1h", "device_hours", "inference_devices_1d"):
         con.execute(f"DELETE FROM {table}")
     con.execute(f"INSERT INTO inference_fleet_1h {_fleet_1h_from_device_rows('true')}")
     took["fleet_1h_s"] = time.perf_counter() - t
     t = time.perf_counter()
     con.execute(f"INSERT INTO inference_fleet_1d {_fleet_1d_from_hours('true')}")
+    con.execute(f"INSERT INTO inference_fleet_tm_1h {_fleet_tm_from_hours('true')}")
     took["fleet_1d_s"] = time.perf_counter() - t
     t = time.perf_counter()
     con.execute(f"INSERT INTO inference_errors_1h {_errors_1h('true')}")

@@ -32,7 +32,7 @@ _FLEET_TABLES = "\n".join(f"""CREATE TABLE IF NOT EXISTS inference_fleet_{level}
     calls BIGINT, errors BIGINT, latency_hist hist, confidence_hist hist, rows BIGINT,
     mem_avg_n BIGINT, mem_avg_sum DOUBLE, mem_avg_sumsq DOUBLE, mem_avg_max DOUBLE,
     mem_peak_n BIGINT, mem_peak_sum DOUBLE, mem_peak_sumsq DOUBLE, mem_peak_max DOUBLE
-);""" for level in ("1m", "1h", "1d"))
+);""" for level in ("1m", "1h", "1d", "tm_1h"))
 
 _TABLES = f"""
 CREATE TYPE IF NOT EXISTS hist AS {HIST_TYPE};

@@ -278,6 +278,7 @@ class Store:
             con.execute("DELETE FROM rollup_dirty_1m WHERE minute < ?", [raw_cut])
             con.execute("DELETE FROM device_hours WHERE hour < ?", [raw_cut])
             con.execute("DELETE FROM inference_fleet_1h WHERE bucket < ?", [roll_cut])
+            con.execute("DELETE FROM inference_fleet_tm_1h WHERE bucket < ?", [roll_cut])
             con.execute("DELETE FROM inference_errors_1h WHERE hour < ?", [roll_cut])
             refresh_day_at(con, roll_cut)
             con.execute("COMMIT")

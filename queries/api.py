@@ -137,7 +137,11 @@ def plan(query: NamedQuery, bound: dict[str, Any]) -> Plan:
     if use_days:
         parts.append(f"SELECT {cols} FROM inference_fleet_1d WHERE {in_days('bucket')}")
         hours += f" AND NOT ({in_days('bucket')})"
-    parts.append(f"SELECT {cols} FROM inference_fleet_1h WHERE {hours} AND bucket NOT IN {_DIRTY_HOURS}")
+    # grouped by target and model only, with no service, hardware or version filter: hours merged over those
+    coarse = bool(query.dims) and set(query.dims) <= {"target", "model"} and all(
+        bound.get(k) is None for k in ("service", "hardware", "version"))
+    table = "inference_fleet_tm_1h" if coarse else "inference_fleet_1h"
+    parts.append(f"SELECT {cols} FROM {table} WHERE {hours} AND bucket NOT IN {_DIRTY_HOURS}")
     # hours not rolled up yet: their fleet minutes, and raw points of the minutes not rolled up either
     parts.append(f"""SELECT {cols} FROM inference_fleet_1m
         WHERE bucket >= (SELECT min(hour) FROM rollup_dirty)

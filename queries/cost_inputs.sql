@@ -2,6 +2,7 @@
 -- description: What the edge-vs-cloud cost model needs per target and model: calls and the time the data covers (at least a minute), mean latency, devices and telemetry bytes per device per day.
 -- filters: standard (since, until, service, model, version, target, hardware)
 -- rollup: auto
+-- dims: target, model
 WITH w AS (
     SELECT target, model, sum(calls)::BIGINT AS calls,
            greatest(epoch(max(window_end)) - epoch(min(window_start)), 60) AS seconds,

@@ -2,6 +2,7 @@
 -- description: Devices, calls, errors and latency percentiles (from merged histograms) per target and model.
 -- filters: standard (since, until, service, model, version, target, hardware)
 -- rollup: auto
+-- dims: target, model
 WITH f AS (
     SELECT target, model, calls, errors, window_end, latency_hist, confidence_hist
     FROM {{windows}}

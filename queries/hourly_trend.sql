@@ -3,6 +3,7 @@
 -- filters: standard (since, until, service, model, version, target, hardware)
 -- param: bucket_minutes (int, default 60) Width of a time bucket in minutes
 -- rollup: auto
+-- dims: target, model
 -- grain: bucket_minutes
 WITH f AS (
     SELECT time_bucket(to_minutes(CAST($bucket_minutes AS BIGINT)), window_start) AS bucket,

@@ -245,6 +245,7 @@ def test_migration_from_schema_1_builds_what_the_writer_maintains(db, tmp_path):
     store.close()
     shutil.copy(maintained, migrated)
     tables = {"inference_fleet_1m": "bucket", "inference_fleet_1h": "bucket", "inference_fleet_1d": "bucket",
+              "inference_fleet_tm_1h": "bucket",
               "inference_errors_1h": "hour", "device_hours": "hour", "inference_devices_1d": "day"}
     con = duckdb.connect(str(migrated))  # back to schema 1: no derived tables
     con.execute("DROP VIEW devices")
