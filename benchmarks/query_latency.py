@@ -23,8 +23,17 @@ How it is generated, through the collector's own storage layer:
    (2 variants) through the Store's `hist_array`, memory sums of 60 windows — since rolling up 48 raw
    hours here would take ~10 minutes and older raw windows are what retention deletes anyway.
 
-Then every named query runs with since = -24h, -7d, -30d (relative to the generation's "now"),
-`--reps` times after one warm-up, through `inferwatch.queries.run(..., DuckDBSource)`.
+4. The fleet rollups (minutes, hours, days), error types per hour and device hours are built from what is
+   stored by `rollups.build_all` — what the schema 1 → 2 migration runs on an existing database — and
+   `Store.rollup_minutes()` is timed on the newest minute as the writer runs it every few seconds.
+
+Before timing, the database is put in the state a live collector leaves between two maintenance runs:
+the current hour not rolled up yet (in `rollup_dirty`) and its newest minute not in the fleet minutes
+(`rollup_dirty_1m`), so the queries pay for reading fresh points (`--settled` times without that).
+An existing schema-1 file given with `--reuse` is migrated when the Store opens it (timed, recorded).
+
+Then every named query runs with since = -6h (read from fleet minutes), -24h, -7d, -30d (relative to the
+generation's "now"), `--reps` times after one warm-up, through `inferwatch.queries.run(..., DuckDBSource)`.
 
     .venv/bin/python benchmarks/query_latency.py [--db PATH] [--reuse] [--reps 7]
 """
@@ -303,6 +312,22 @@ def generate(db: Path, n_devices: int, seed: int) -> dict:
     con.execute("DELETE FROM rollup_dirty")
     t_old = time.perf_counter() - ta
     store.enforce_retention(now.replace(tzinfo=timezone.utc), 48, 30)
+    # ---- fleet rollups (minutes, hours, days), error types per hour and device hours from what is stored,
+    # as the schema 1 -> 2 migration builds them (the writer keeps them current from then on)
+    from inferwatch.collector.rollups import build_all
+
+    ta = time.perf_counter()
+    con.execute("BEGIN")
+    derived = build_all(con)
+    con.execute("COMMIT")
+    t_derived = time.perf_counter() - ta
+    print(f"  derived tables: {t_derived:.1f} s {derived}", flush=True)
+    # ---- the writer's fleet-minute rollup of one minute of the fleet (it runs every few seconds)
+    con.execute("INSERT OR IGNORE INTO rollup_dirty_1m VALUES (?)", [now - timedelta(minutes=1)])
+    tb = time.perf_counter()
+    store.rollup_minutes()
+    t_minute = time.perf_counter() - tb
+    print(f"  Store.rollup_minutes of one minute: {t_minute:.2f} s", flush=True)
     store.close()
     total = time.perf_counter() - t0
     info = {
@@ -310,9 +335,19 @@ def generate(db: Path, n_devices: int, seed: int) -> dict:
         "raw_inference_points": raw_rows, "raw_memory_points": mem_rows, "old_rollup_rows": old_rows,
         "generation_s": round(total, 1), "pools_s": round(t_pool, 1), "raw_insert_s": round(t_insert, 1),
         "store_rollup_one_hour_s": round(t_rollup, 2), "direct_rollups_s": round(t_old, 1),
+        "derived_tables_s": round(t_derived, 1), "derived_steps_s": derived,
+        "store_rollup_minutes_one_minute_s": round(t_minute, 2),
     }
     (db.parent / (db.name + ".meta.json")).write_text(json.dumps(info, indent=1))
     return info
+
+
+def live_state(store, now: datetime) -> None:
+    """What a live collector leaves between two maintenance runs: the current hour not rolled up yet
+    (queries read it from the fleet minutes) and the newest minute not in the fleet minutes (raw points)."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    store.con.execute("INSERT OR IGNORE INTO rollup_dirty VALUES (?)", [hour])
+    store.con.execute("INSERT OR IGNORE INTO rollup_dirty_1m VALUES (?)", [now - timedelta(minutes=1)])
 
 
 def time_queries(db: Path, now: datetime, reps: int, only: list[str] | None) -> list[dict]:
@@ -323,7 +358,7 @@ def time_queries(db: Path, now: datetime, reps: int, only: list[str] | None) -> 
     for q in queries.list_queries():
         if only and q.name not in only:
             continue
-        ranges = ["-24h", "-7d", "-30d"] if q.param("since") else [None]
+        ranges = ["-6h", "-24h", "-7d", "-30d"] if q.param("since") else [None]
         for since in ranges:
             params = {"since": since} if since else {}
             times, rows = [], 0
@@ -364,6 +399,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--only", nargs="*", help="only these named queries")
     ap.add_argument("--no-write", action="store_true", help="do not write the results JSON")
+    ap.add_argument("--settled", action="store_true",
+                    help="time with every hour and minute rolled up (default: as a live collector, "
+                         "the current hour not rolled up yet and its newest minute not in the fleet "
+                         "minute rollups)")
     args = ap.parse_args()
     db: Path = args.db
     meta = db.parent / (db.name + ".meta.json")
@@ -379,7 +418,17 @@ def main() -> None:
     # Bring this checkout's schema (views, macros, migrations) to the file, as a collector start-up does.
     from inferwatch.collector.store import Store
 
-    Store(db).close()
+    t = time.perf_counter()
+    store = Store(db)
+    opened_s = time.perf_counter() - t
+    migration = store.meta("migration_1_2")
+    if not args.settled:
+        live_state(store, datetime.fromisoformat(info["now"]))
+    store.close()
+    if migration and opened_s > 5:
+        info["migration_1_2_s"] = round(opened_s, 1)
+        info["migration_1_2_steps_s"] = json.loads(migration)
+        meta.write_text(json.dumps(info, indent=1))
     wal = Path(str(db) + ".wal")
     size = db.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
     now = datetime.fromisoformat(info["now"])

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import duckdb
+
+from .rollups import FLEET_DIMS, build_all, device_hours_sql
 
 __all__ = ["CANONICAL_SCALE", "CONFIDENCE_WIDTH", "HIST_TYPE", "SCHEMA_VERSION", "migrate", "schema_version"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CANONICAL_SCALE = 4  # latency buckets: (2^(j/16), 2^((j+1)/16)] seconds, ratio ≈ 1.044
 CONFIDENCE_WIDTH = 0.005  # confidence buckets: (j*0.005, (j+1)*0.005]
 
@@ -20,6 +24,15 @@ HIST_TYPE = (
 )
 
 _DIMS = "service, device_id, target, hardware, model, model_version"
+
+# Fleet rollups (collector/rollups.py): per minute (raw retention), hour and day (rollup retention).
+_FLEET_TABLES = "\n".join(f"""CREATE TABLE IF NOT EXISTS inference_fleet_{level} (
+    bucket TIMESTAMP NOT NULL, window_start TIMESTAMP, window_end TIMESTAMP,
+    {FLEET_DIMS.replace(",", " VARCHAR,")} VARCHAR,
+    calls BIGINT, errors BIGINT, latency_hist hist, confidence_hist hist, rows BIGINT,
+    mem_avg_n BIGINT, mem_avg_sum DOUBLE, mem_avg_sumsq DOUBLE, mem_avg_max DOUBLE,
+    mem_peak_n BIGINT, mem_peak_sum DOUBLE, mem_peak_sumsq DOUBLE, mem_peak_max DOUBLE
+);""" for level in ("1m", "1h", "1d", "tm_1h"))
 
 _TABLES = f"""
 CREATE TYPE IF NOT EXISTS hist AS {HIST_TYPE};
@@ -51,6 +64,25 @@ CREATE TABLE IF NOT EXISTS inference_rollup_1h (
     memory_rss_sum DOUBLE, memory_rss_count BIGINT, memory_rss_max DOUBLE, windows BIGINT
 );
 CREATE TABLE IF NOT EXISTS rollup_dirty (hour TIMESTAMP PRIMARY KEY);
+{_FLEET_TABLES}
+CREATE TABLE IF NOT EXISTS inference_errors_1h (
+    hour TIMESTAMP NOT NULL, {FLEET_DIMS.replace(",", " VARCHAR,")} VARCHAR, error_type VARCHAR, errors BIGINT
+);
+CREATE TABLE IF NOT EXISTS device_hours (
+    hour TIMESTAMP NOT NULL, service VARCHAR, device_id VARCHAR, target VARCHAR, hardware VARCHAR,
+    first_start TIMESTAMP, last_start_end TIMESTAMP, last_end TIMESTAMP, last_received TIMESTAMP,
+    windows BIGINT, gaps BIGINT, gap_seconds DOUBLE,
+    agent_calls DOUBLE, agent_dropped_samples DOUBLE, agent_windows_spooled DOUBLE,
+    agent_spool_dropped DOUBLE,
+    agent_export_failures DOUBLE, agent_bytes_sent DOUBLE, agent_spool_bytes DOUBLE,
+    agent_spool_bytes_at TIMESTAMP, agent_spool_windows DOUBLE, agent_spool_windows_at TIMESTAMP,
+    agent_overhead_s DOUBLE, agent_overhead_at TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS inference_devices_1d (
+    day TIMESTAMP NOT NULL, service VARCHAR, device_id VARCHAR, target VARCHAR, hardware VARCHAR,
+    model VARCHAR, model_version VARCHAR
+);
+CREATE TABLE IF NOT EXISTS rollup_dirty_1m (minute TIMESTAMP PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS regression_findings (
     scanned_at TIMESTAMP, range_start TIMESTAMP, range_end TIMESTAMP,
     model VARCHAR, baseline_version VARCHAR, candidate_version VARCHAR,
@@ -138,6 +170,13 @@ CREATE OR REPLACE MACRO hist_count(hs) AS
 
 _MEMORY = "inferwatch.process.memory.usage"
 
+# Device hours of the hours not rolled up yet, from the raw points (filtered before any grouping).
+_PENDING_DEVICE_HOURS = device_hours_sql(
+    "window_start >= (SELECT min(hour) FROM rollup_dirty) "
+    "AND time_bucket(INTERVAL 1 HOUR, window_start) IN (SELECT hour FROM rollup_dirty)",
+    "time >= (SELECT min(hour) FROM rollup_dirty)",
+)
+
 # The columns of one row per window (per-window percentiles cost nothing unless selected),
 # shared by `inference_windows` and `inference_windows_pending`: `w` holds the merged windows, `mem` memory.
 _WINDOW_SELECT = """
@@ -219,51 +258,36 @@ SELECT window_start, window_end, {_DIMS}, calls, errors, errors / nullif(calls, 
 FROM w;
 
 CREATE OR REPLACE VIEW devices AS
-WITH p AS (
-    SELECT service, device_id, target, hardware, window_start, window_end, received_at
-    FROM inference_points
-    UNION ALL
-    SELECT service, device_id, target, hardware, start_time, time, received_at
-    -- the agent's per-window heartbeat (gauges carry no start time, so they cannot mark windows)
-    FROM metric_points WHERE metric = 'inferwatch.agent.calls'
-), w AS (
-    SELECT service, device_id, any_value(target) AS target, any_value(hardware) AS hardware,
-           window_start, max(window_end) AS window_end, max(received_at) AS received_at
-    FROM p GROUP BY service, device_id, window_start
-), g AS (
-    SELECT *, lag(window_end) OVER (PARTITION BY service, device_id ORDER BY window_start) AS prev_end
-    FROM w
-), agent AS (
-    SELECT service, device_id,
-           sum(value) FILTER (WHERE metric = 'inferwatch.agent.calls') AS agent_calls,
-           sum(value) FILTER (WHERE metric = 'inferwatch.agent.samples.dropped') AS agent_dropped_samples,
-           sum(value) FILTER (WHERE metric = 'inferwatch.agent.windows.spooled') AS agent_windows_spooled,
-           sum(value) FILTER (WHERE metric = 'inferwatch.agent.spool.dropped') AS agent_spool_dropped,
-           sum(value) FILTER (WHERE metric = 'inferwatch.agent.export.failures') AS agent_export_failures,
-           sum(value) FILTER (WHERE metric = 'inferwatch.agent.bytes.sent') AS agent_bytes_sent,
-           arg_max(value, time) FILTER (WHERE metric = 'inferwatch.agent.spool.size') AS agent_spool_bytes,
-           arg_max(value, time) FILTER (WHERE metric = 'inferwatch.agent.spool.windows')
-               AS agent_spool_windows,
-           arg_max(value, time) FILTER (WHERE metric = 'inferwatch.agent.overhead') AS agent_overhead_s
-    FROM metric_points WHERE metric LIKE 'inferwatch.agent.%' GROUP BY ALL
+-- per device × hour summaries (device_hours, kept as long as the raw points), hours not rolled up yet
+-- computed from the raw points; gaps across hours from the first window of an hour and the end of the
+-- last-starting window of the hour before.
+WITH hs AS (
+    SELECT * FROM device_hours WHERE hour NOT IN (SELECT hour FROM rollup_dirty)
+    UNION ALL BY NAME
+    SELECT * FROM ({_PENDING_DEVICE_HOURS}) WHERE hour IN (SELECT hour FROM rollup_dirty)
+), gw AS (
+    SELECT service, device_id, first_start,
+           lag(last_start_end) OVER (PARTITION BY service, device_id ORDER BY hour) AS prev_end
+    FROM hs WHERE windows > 0
+), x AS (
+    SELECT service, device_id, count(*) FILTER (WHERE first_start > prev_end) AS gaps,
+           coalesce(sum(epoch(first_start) - epoch(prev_end)) FILTER (WHERE first_start > prev_end), 0)
+               AS gap_seconds
+    FROM gw GROUP BY service, device_id
 )
-SELECT g.service, g.device_id, any_value(g.target) AS target, any_value(g.hardware) AS hardware,
-       min(g.window_start) AS first_seen, max(g.window_end) AS last_seen,
-       max(g.received_at) AS last_received, count(*) AS windows_received,
-       count(*) FILTER (WHERE g.window_start > g.prev_end) AS gaps,
-       coalesce(sum(epoch(g.window_start) - epoch(g.prev_end))
-           FILTER (WHERE g.window_start > g.prev_end), 0) AS gap_seconds,
-       any_value(a.agent_calls) AS agent_calls, any_value(a.agent_dropped_samples) AS agent_dropped_samples,
-       any_value(a.agent_windows_spooled) AS agent_windows_spooled,
-       any_value(a.agent_spool_dropped) AS agent_spool_dropped,
-       any_value(a.agent_export_failures) AS agent_export_failures,
-       any_value(a.agent_bytes_sent) AS agent_bytes_sent,
-       any_value(a.agent_spool_bytes) AS agent_spool_bytes,
-       any_value(a.agent_spool_windows) AS agent_spool_windows,
-       any_value(a.agent_overhead_s) AS agent_overhead_s
-FROM g LEFT JOIN agent a ON a.service IS NOT DISTINCT FROM g.service
-    AND a.device_id IS NOT DISTINCT FROM g.device_id
-GROUP BY g.service, g.device_id;
+SELECT h.service, h.device_id, any_value(h.target) AS target, any_value(h.hardware) AS hardware,
+       min(h.first_start) AS first_seen, max(h.last_end) AS last_seen, max(h.last_received) AS last_received,
+       sum(h.windows)::BIGINT AS windows_received, (sum(h.gaps) + any_value(x.gaps))::BIGINT AS gaps,
+       sum(h.gap_seconds) + any_value(x.gap_seconds) AS gap_seconds,
+       sum(h.agent_calls) AS agent_calls, sum(h.agent_dropped_samples) AS agent_dropped_samples,
+       sum(h.agent_windows_spooled) AS agent_windows_spooled,
+       sum(h.agent_spool_dropped) AS agent_spool_dropped,
+       sum(h.agent_export_failures) AS agent_export_failures, sum(h.agent_bytes_sent) AS agent_bytes_sent,
+       arg_max(h.agent_spool_bytes, h.agent_spool_bytes_at) AS agent_spool_bytes,
+       arg_max(h.agent_spool_windows, h.agent_spool_windows_at) AS agent_spool_windows,
+       arg_max(h.agent_overhead_s, h.agent_overhead_at) AS agent_overhead_s
+FROM hs h JOIN x ON x.service IS NOT DISTINCT FROM h.service AND x.device_id IS NOT DISTINCT FROM h.device_id
+GROUP BY h.service, h.device_id;
 """
 
 
@@ -291,6 +315,12 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         con.execute(_TABLES)
         con.execute(_MACROS)
         con.execute(_VIEWS)
+        if current == 1:
+            # 1 -> 2: fleet rollups, error types per hour and device hours, built from what is stored.
+            took = build_all(con)
+            con.execute(
+                "INSERT OR REPLACE INTO collector_meta VALUES ('migration_1_2', ?)", [json.dumps(took)]
+            )
         con.execute(
             "INSERT OR REPLACE INTO collector_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
         )

@@ -32,6 +32,7 @@ class WriterStats:
         self.last_write_s = 0.0
         self.write_seconds = collections.deque(maxlen=256)
         self.rollup_runs = 0
+        self.minute_rollup_runs = 0
         self.retention_runs = 0
 
 
@@ -46,6 +47,7 @@ class Writer:
         max_delay_s: float = 0.25,
         max_queue_points: int = 500_000,
         maintenance_interval_s: float = 60.0,
+        minute_rollup_interval_s: float = 5.0,
         raw_retention_hours: float = 48.0,
         retention_days: float = 30.0,
         clock: Callable[[], float] = time.time,
@@ -56,6 +58,9 @@ class Writer:
         self.max_delay_s = max_delay_s
         self.max_queue_points = max_queue_points
         self.maintenance_interval_s = maintenance_interval_s
+        # fleet minute rollups of the minutes just written (cheap), so queries read few raw points
+        self.minute_rollup_interval_s = minute_rollup_interval_s
+        self._minute_rollup_due = time.monotonic() + minute_rollup_interval_s
         self.raw_retention_hours = raw_retention_hours
         self.retention_days = retention_days
         self.clock = clock
@@ -157,6 +162,8 @@ class Writer:
             if batch:
                 self._resumed.wait()
                 self._write(batch, points)
+            if time.monotonic() >= self._minute_rollup_due:
+                self.rollup_minutes()
             if self._maintenance_now.is_set() or time.monotonic() >= self._maintenance_due:
                 self._maintenance_now.clear()
                 self.run_maintenance()
@@ -241,10 +248,20 @@ class Writer:
         out[pos] = delta
         return tuple(out)
 
+    def rollup_minutes(self) -> None:
+        """Roll up the minutes written since the last run into the fleet minute rollups."""
+        self._minute_rollup_due = time.monotonic() + self.minute_rollup_interval_s
+        try:
+            self.store.rollup_minutes()
+            self.stats.minute_rollup_runs += 1
+        except Exception:
+            log.exception("inferwatch collector: minute rollup failed")
+
     def run_maintenance(self) -> None:
-        """Roll up dirty hours, enforce retention, checkpoint."""
+        """Roll up dirty minutes and hours, enforce retention, checkpoint."""
         self._maintenance_due = time.monotonic() + self.maintenance_interval_s
         now = datetime.fromtimestamp(self.clock(), timezone.utc)
+        self.rollup_minutes()
         try:
             self.store.rollup(now)
             self.stats.rollup_runs += 1

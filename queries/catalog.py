@@ -49,6 +49,10 @@ class NamedQuery:
     params: tuple[Param, ...] = field(default_factory=tuple)
     sql: str = ""
     rollup: str = ""  # "auto": {{windows}} is the raw view or the hourly rollup, by range length
+    # parameters that, when set, need per-device rows (no fleet rollups), e.g. ("device", "exclude_device")
+    per_device: tuple[str, ...] = ()
+    grain: str = ""  # an int parameter: rows must not be coarser than this many minutes (time buckets)
+    dims: tuple[str, ...] = ()  # the only dimensions it groups by ("target", "model"): coarser fleet rows do
 
     def param(self, name: str) -> Param | None:
         """The parameter of that name, if any."""
@@ -58,6 +62,9 @@ class NamedQuery:
 def parse_query(name: str, text: str) -> NamedQuery:
     """Parse a named query file: title, description, param, filters and rollup lines, then SQL."""
     title, description, params, rollup = name, [], [], ""
+    per_device: tuple[str, ...] = ()
+    grain = ""
+    dims: tuple[str, ...] = ()
     for line in text.splitlines():
         match = _HEADER.match(line.strip())
         if not match:
@@ -73,11 +80,18 @@ def parse_query(name: str, text: str) -> NamedQuery:
             params.append(parse_param_line(value, name))
         elif key == "rollup":
             rollup = value.lower()
+        elif key == "per_device":
+            per_device = tuple(v.strip() for v in value.split(",") if v.strip())
+        elif key == "grain":
+            grain = value.split()[0]
+        elif key == "dims":
+            dims = tuple(v.strip() for v in value.split(",") if v.strip())
         elif key == "filters":
             if value.split()[0].lower() != "standard":
                 raise ParamError(f"query {name!r}: only '-- filters: standard' is known, got {value!r}")
             params.extend(STANDARD_FILTERS)
-    return NamedQuery(name, title, " ".join(description), tuple(params), text, rollup)
+    return NamedQuery(name, title, " ".join(description), tuple(params), text, rollup, per_device, grain,
+                      dims)
 
 
 def list_queries() -> list[NamedQuery]:

@@ -2,6 +2,7 @@
 -- description: The latency distribution of each target and model as (quantile, latency_ms) points read from the merged histograms.
 -- filters: standard (since, until, service, model, version, target, hardware)
 -- rollup: auto
+-- dims: target, model
 WITH f AS (
     SELECT target, model, calls, latency_hist
     FROM {{windows}}

@@ -4,25 +4,32 @@
 -- param: device (text, default null) Only this device
 -- param: exclude_device (text, default null) Every device but this one
 -- rollup: auto
+-- per_device: device, exclude_device
 WITH f AS (
-    SELECT model, target, hardware, calls, errors, memory_rss_avg_bytes, memory_rss_max_bytes,
-           latency_hist, confidence_hist
+    SELECT model, target, hardware, calls, errors, rows, mem_avg_n, mem_avg_sum, mem_avg_sumsq, mem_avg_max,
+           mem_peak_n, mem_peak_sum, mem_peak_sumsq, mem_peak_max, latency_hist, confidence_hist
     FROM {{windows}}
     WHERE {{filters}}
       AND ($device IS NULL OR device_id = $device)
       AND ($exclude_device IS NULL OR device_id <> $exclude_device)
 ), g AS (
     SELECT model, target, hardware,
-           count(*) AS windows,
+           sum(rows)::BIGINT AS windows,
            sum(calls)::BIGINT AS calls,
            sum(errors)::BIGINT AS errors,
-           count(memory_rss_avg_bytes) AS memory_windows,
-           avg(memory_rss_avg_bytes) AS memory_avg_mean,
-           coalesce(stddev_samp(memory_rss_avg_bytes), 0) AS memory_avg_sd,
-           max(memory_rss_avg_bytes) AS memory_avg_max,
-           avg(memory_rss_max_bytes) AS memory_peak_mean,
-           coalesce(stddev_samp(memory_rss_max_bytes), 0) AS memory_peak_sd,
-           max(memory_rss_max_bytes) AS memory_peak_max
+           -- mean, sample standard deviation and maximum over windows (or hourly rows) of their average
+           -- and peak RSS, from the sums the rollups keep
+           sum(mem_avg_n)::BIGINT AS memory_windows,
+           sum(mem_avg_sum) / nullif(sum(mem_avg_n), 0) AS memory_avg_mean,
+           CASE WHEN sum(mem_avg_n) > 1 THEN sqrt(greatest(
+               (sum(mem_avg_sumsq) - sum(mem_avg_sum) ^ 2 / sum(mem_avg_n)) / (sum(mem_avg_n) - 1), 0))
+               ELSE 0 END AS memory_avg_sd,
+           max(mem_avg_max) AS memory_avg_max,
+           sum(mem_peak_sum) / nullif(sum(mem_peak_n), 0) AS memory_peak_mean,
+           CASE WHEN sum(mem_peak_n) > 1 THEN sqrt(greatest(
+               (sum(mem_peak_sumsq) - sum(mem_peak_sum) ^ 2 / sum(mem_peak_n)) / (sum(mem_peak_n) - 1), 0))
+               ELSE 0 END AS memory_peak_sd,
+           max(mem_peak_max) AS memory_peak_max
     FROM f GROUP BY ALL
 ), lat AS ({{hist_merge f (model, target, hardware) latency_hist}}
 ), conf AS ({{hist_merge f (model, target, hardware) confidence_hist}}
