@@ -18,5 +18,5 @@ SELECT e.model, e.model_version, e.target, e.error_type,
        sum(e.errors) / any_value(t.all_calls) AS share_of_calls
 FROM e JOIN totals t USING (model, model_version, target)
 GROUP BY ALL
-ORDER BY errors DESC, e.error_type
+ORDER BY errors DESC, e.error_type, e.model, e.model_version, e.target
 LIMIT $limit;
