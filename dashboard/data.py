@@ -179,12 +179,17 @@ def _bind(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def dimensions(since: str) -> pd.DataFrame:
-    """Distinct service, target, hardware, model and version seen since `since` (filter choices)."""
+    """Distinct service, target, hardware, model and version seen since `since` (filter choices), from
+    the fleet rollups (hours, minutes) and the raw points of minutes not rolled up yet."""
     return _run_filtered(
+        "SELECT DISTINCT service, target, hardware, model, model_version FROM inference_fleet_1h "
+        "WHERE bucket >= time_bucket(INTERVAL 1 HOUR, CAST($since AS TIMESTAMP)) UNION "
+        "SELECT DISTINCT service, target, hardware, model, model_version FROM inference_fleet_1m "
+        "WHERE bucket >= time_bucket(INTERVAL 1 MINUTE, CAST($since AS TIMESTAMP)) UNION "
         "SELECT DISTINCT service, target, hardware, model, model_version FROM inference_points "
-        "WHERE window_start >= CAST($since AS TIMESTAMP) UNION "
-        "SELECT DISTINCT service, target, hardware, model, model_version FROM inference_rollup_1h "
-        "WHERE window_start >= CAST($since AS TIMESTAMP) ORDER BY ALL", {"since": since}, ("since",))
+        "WHERE window_start >= (SELECT min(minute) FROM rollup_dirty_1m) "
+        "AND time_bucket(INTERVAL 1 MINUTE, window_start) IN (SELECT minute FROM rollup_dirty_1m) "
+        "AND window_start >= CAST($since AS TIMESTAMP) ORDER BY ALL", {"since": since}, ("since",))
 
 
 def confidence_buckets(params: Mapping[str, Any]) -> pd.DataFrame:
