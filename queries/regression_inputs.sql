@@ -1,5 +1,5 @@
 -- title: Regression inputs
--- description: Per model, target and hardware: calls, errors, merged latency and confidence histograms and per-window memory statistics — what the regression engine compares.
+-- description: Per model, target and hardware: devices, calls, errors, merged latency and confidence histograms and per-window memory statistics — what the regression engine compares.
 -- filters: standard (since, until, service, model, version, target, hardware)
 -- param: device (text, default null) Only this device
 -- param: exclude_device (text, default null) Every device but this one
@@ -31,12 +31,19 @@ WITH f AS (
                ELSE 0 END AS memory_peak_sd,
            max(mem_peak_max) AS memory_peak_max
     FROM f GROUP BY ALL
+), d AS ({{devices (model, target, hardware)}}
 ), lat AS ({{hist_merge f (model, target, hardware) latency_hist}}
 ), conf AS ({{hist_merge f (model, target, hardware) confidence_hist}}
 )
 SELECT g.model, g.target, g.hardware, g.windows, g.calls, g.errors,
+       -- devices behind the cohort: the memory test's units (NULL with `device`: one device's windows
+       -- are its units; one fewer with `exclude_device`, at least 1)
+       CASE WHEN $device IS NOT NULL THEN NULL
+            WHEN $exclude_device IS NOT NULL THEN greatest(coalesce(d.devices, 0) - 1, 1)
+            ELSE coalesce(d.devices, 0) END::BIGINT AS devices,
        lat.h AS latency_hist, conf.h AS confidence_hist,
        g.memory_windows, g.memory_avg_mean, g.memory_avg_sd, g.memory_avg_max,
        g.memory_peak_mean, g.memory_peak_sd, g.memory_peak_max
-FROM g LEFT JOIN lat USING (model, target, hardware) LEFT JOIN conf USING (model, target, hardware)
+FROM g LEFT JOIN d USING (model, target, hardware)
+    LEFT JOIN lat USING (model, target, hardware) LEFT JOIN conf USING (model, target, hardware)
 ORDER BY ALL;

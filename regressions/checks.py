@@ -394,7 +394,8 @@ def confidence_checks(
 def memory_checks(
     bs: Sequence[Population], cs: Sequence[Population], th: CheckThresholds, alpha: float
 ) -> Batch:
-    """Average and peak RSS: Welch's t on per-window values, ratio-of-means interval (delta method)."""
+    """Average and peak RSS: Welch's t on per-window values with devices as the units where the source
+    counts them (see source.population_from_row), ratio-of-means interval (delta method)."""
     cfg = th.memory
     if not cfg.enabled:
         return []
@@ -412,7 +413,7 @@ def memory_checks(
             n_b, n_c = (sb.n if sb else 0), (sc.n if sc else 0)
             evidence = {"unit": "bytes", "baseline_windows": sb, "candidate_windows": sc}
             if n_b < cfg.min_windows or n_c < cfg.min_windows or sb is None or sc is None:
-                why = (f"too few windows with memory: {n_b} baseline, {n_c} candidate "
+                why = (f"too few devices (or windows) with memory: {n_b} baseline, {n_c} candidate "
                        f"(need ≥ {cfg.min_windows} each)")  # fmt: skip
                 out.append((i, _insufficient(name, n_b, n_c, t, "relative", "welch-t", why, evidence, w)))
             else:

@@ -162,3 +162,19 @@ def test_long_ranges_read_the_hourly_rollups(source):
     # lag, so only the shape is checked here (the collector's tests check the rollup contents).
     df = run(source, "fleet_overview", since="-7d")
     assert list(df.columns)[:3] == ["target", "model", "devices"]
+
+
+def test_regression_inputs_count_the_devices_behind_each_cohort(source, fleet):
+    """The memory test's units: devices per model, target and hardware (one fewer without one device)."""
+    frame = run(source, "regression_inputs")
+    expected: dict[tuple[str, str], set[str]] = {}
+    for d in fleet:
+        expected.setdefault((d.target, d.hardware), set()).add(d.device_id)
+    got = {(r.target, r.hardware): int(r.devices) for r in frame.itertuples()}
+    assert got == {k: len(v) for k, v in expected.items()}
+    one = fleet[0]
+    without = run(source, "regression_inputs", exclude_device=one.device_id)
+    row = without[(without.target == one.target) & (without.hardware == one.hardware)].iloc[0]
+    assert int(row.devices) == max(len(expected[(one.target, one.hardware)]) - 1, 1)
+    alone = run(source, "regression_inputs", device=one.device_id)
+    assert alone["devices"].isna().all()  # one device: its windows are the memory test's units
