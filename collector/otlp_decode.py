@@ -175,32 +175,10 @@ def _scan(b: bytes) -> list[tuple[int, int, int, int, int]] | None:
     i, n = 0, len(b)
     while i < n:
         t0 = i
-        tag = b[i]
-        i += 1
-        if tag >= 0x80:
-            tag &= 0x7F
-            shift = 7
-            while True:
-                c = b[i]
-                i += 1
-                tag |= (c & 0x7F) << shift
-                shift += 7
-                if c < 0x80:
-                    break
+        tag, i = _varint(b, i)
         wire = tag & 7
         if wire == 2:
-            ln = b[i]
-            i += 1
-            if ln >= 0x80:
-                ln &= 0x7F
-                shift = 7
-                while True:
-                    c = b[i]
-                    i += 1
-                    ln |= (c & 0x7F) << shift
-                    shift += 7
-                    if c < 0x80:
-                        break
+            ln, i = _varint(b, i)
             out.append((tag >> 3, 2, t0, i, i + ln))
             i += ln
         elif wire == 1:
