@@ -11,7 +11,7 @@ import streamlit as st
 
 from inferwatch.queries import DataUnavailable, ParamError, QueryError
 
-from . import data
+from . import data, heap
 from .filters import Filters, sidebar
 
 __all__ = ["AGENT_SNIPPET", "no_match", "render", "show_collector_down", "show_empty_database"]
@@ -83,6 +83,13 @@ def _chart_preload() -> str:
 
 def render(title: str, intro: str, body: Callable[[Filters], None], *, needs_data: bool = True) -> None:
     """Title, filters and body; a down collector or an empty store replaces the body with a notice."""
+    try:
+        _render(title, intro, body, needs_data)
+    finally:
+        heap.freeze_once()  # after the first run: everything imported, the server and caches alive
+
+
+def _render(title: str, intro: str, body: Callable[[Filters], None], needs_data: bool) -> None:
     if preload := _chart_preload():
         st.html(preload)
     st.title(title)

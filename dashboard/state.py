@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-__all__ = ["remembered"]
+__all__ = ["recalled", "remembered"]
 
 
 def remembered(name: str, default: Any,
@@ -23,3 +23,8 @@ def remembered(name: str, default: Any,
         st.session_state[store] = st.session_state[key]
 
     return key, keep
+
+
+def recalled(name: str) -> Any:
+    """The value last chosen in the remembered widget `name`, or None if it was never changed."""
+    return st.session_state.get(f"iw.keep.{name}")

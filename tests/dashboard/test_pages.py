@@ -206,3 +206,21 @@ def test_online_runs_can_be_read_for_chosen_devices_only(seeded_collector, use_s
     assert set(everyone["device_id"]) > {one}
     assert set(chosen["device_id"]) == {one}
     assert len(chosen) == int((everyone["device_id"] == one).sum())
+
+
+def test_a_page_run_freezes_the_long_lived_heap_once(empty_db, use_source):
+    """After its first run the process's long-lived objects sit in the permanent generation, so the full
+    collection Streamlit runs after every script run walks only what runs allocate."""
+    import gc
+
+    from inferwatch.dashboard import heap
+
+    use_source(db=empty_db)
+    at = run_page("fleet")
+    assert not at.exception, texts(at.exception)
+    frozen = gc.get_freeze_count()
+    assert frozen > 50_000  # modules of streamlit, pandas, pyarrow, duckdb, plotly
+    assert len(gc.get_objects()) < frozen  # what a full collection still walks
+    assert heap.freeze_once() is False  # once per process
+    run_page("fleet")
+    assert gc.get_freeze_count() <= frozen  # not frozen again (frozen objects freed by refcount leave it)
