@@ -11,17 +11,17 @@ from inferwatch.dashboard.format import ONLINE_WITHIN_S, fmt_count, fmt_ms, fmt_
 
 
 def body(f: Filters) -> None:
-    """The fleet at a glance: what the overview answers is drawn first, while the device list and the
-    trend are still being read (they fill their places when they arrive)."""
+    """The fleet at a glance: the overview is read alone (the headline numbers and first charts need only
+    it, and two cores serve one query fastest), then drawn while the device list and the trend are read
+    (they fill their places when they arrive)."""
     minutes = bucket_minutes(f)
     device_params = {"service": f.service, "target": f.target, "hardware": f.hardware}
-    joined = data.in_background(lambda: data.run_named("devices", device_params),
-                                lambda: data.run_named("hourly_trend", f.params(bucket_minutes=minutes)))
     overview = data.run_named("fleet_overview", f.params())
     if overview.empty:
-        joined()
         page.no_match(f)
         return
+    joined = data.in_background(lambda: data.run_named("devices", device_params),
+                                lambda: data.run_named("hourly_trend", f.params(bucket_minutes=minutes)))
     calls, errors = int(overview["calls"].sum()), int(overview["errors"].sum())
     worst = overview.loc[overview["latency_ms_p95"].idxmax()]
     cols = st.columns(4)
