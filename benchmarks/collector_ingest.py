@@ -3,8 +3,11 @@
 Requests are what our agent sends per window and device (3 models: exponential duration histograms
 for successes and one error type, a 200-bucket confidence histogram, a memory histogram, 11 self-telemetry
 sums, 3 gauges), gzip'ed. Two shapes: one device-window per request (an agent), and 40 device-windows
-per request (a gateway such as an OTel Collector forwarding a fleet). The ceiling decodes the same bodies
-and writes them to DuckDB in the same batch sizes without HTTP or WAL.
+per request (a gateway such as an OTel Collector forwarding a fleet). Clients send for --seconds; the rate
+counts until every acknowledged point is committed to DuckDB (the WAL acknowledges before the writer
+catches up, so the acknowledged rate alone can exceed what the collector sustains). The ceiling decodes
+the first ~150,000 histogram points' bodies and writes them to DuckDB in the same batch sizes without
+HTTP or WAL, on one thread.
 
     .venv/bin/python benchmarks/collector_ingest.py [--seconds 10] [--clients 6]
 """
@@ -108,30 +111,46 @@ def device_window(req, device: str, start: int, rng: random.Random) -> int:
     return hist_points
 
 
-def build_bodies(n_requests: int, devices_per_request: int, seed: int) -> tuple[list[bytes], int, int]:
-    """Distinct gzip'ed requests; returns (bodies, histogram points per request, all points per request)."""
+def _retime(rm, device: str, start: int) -> None:
+    """Point a copied window at another device and minute."""
+    for kv_ in rm.resource.attributes:
+        if kv_.key in ("device.id", "host.name"):
+            kv_.value.string_value = device
+    for m in rm.scope_metrics[0].metrics:
+        for p in getattr(m, m.WhichOneof("data")).data_points:
+            p.start_time_unix_nano, p.time_unix_nano = start, start + MINUTE
+
+
+def build_bodies(
+    n_requests: int, devices_per_request: int, seed: int, pool: int = 40
+) -> tuple[list[bytes], int, int]:
+    """Distinct gzip'ed requests; returns (bodies, histogram points per request, all points per request).
+
+    `pool` windows are drawn at random, then copied to every device and minute (1,000 devices, window k
+    of a shape is device k % 1000 in minute k // 1000): every request is new to the collector, and
+    drawing ~2,000 values per window for all of them would take longer than the run."""
     rng = random.Random(seed)
     now = time.time_ns()
     base = now - now % MINUTE - 6 * 60 * MINUTE
+    templates = []
+    for _ in range(pool):
+        req = ExportMetricsServiceRequest()
+        hist = device_window(req, "template", base, rng)
+        templates.append(req.resource_metrics[0])
+    per_window = sum(
+        len(getattr(m, m.WhichOneof("data")).data_points) for m in templates[0].scope_metrics[0].metrics
+    )
     bodies = []
-    hist = total = 0
     for r in range(n_requests):
         req = ExportMetricsServiceRequest()
-        hist = 0
         for d in range(devices_per_request):
             k = r * devices_per_request + d
-            hist += device_window(req, f"dev-{seed}-{k % 1000}", base + (k // 1000) * MINUTE, rng)
-        total = sum(
-            len(m.exponential_histogram.data_points)
-            + len(m.histogram.data_points)
-            + len(m.sum.data_points)
-            + len(m.gauge.data_points)
-            for rm in req.resource_metrics
-            for sm in rm.scope_metrics
-            for m in sm.metrics
-        )
-        bodies.append(gzip.compress(req.SerializeToString()))
-    return bodies, hist, total
+            rm = req.resource_metrics.add()
+            rm.CopyFrom(templates[rng.randrange(pool)])
+            _retime(rm, f"dev-{seed}-{k % 1000}", base + (k // 1000) * MINUTE)
+        # level 6, zlib's default (level 9 takes 10x longer here for 4 % fewer bytes)
+        bodies.append(gzip.compress(req.SerializeToString(), compresslevel=6))
+    return bodies, hist * devices_per_request, per_window * devices_per_request
 
 
 def ceiling(bodies: list[bytes], hist_per_req: int, batch_points: int = 50_000) -> float:
@@ -213,7 +232,8 @@ def load(port: int, bodies: list[bytes], clients: int, seconds: float) -> tuple[
     return ok[0], time.monotonic() - started, latencies, failed[0]
 
 
-def run_shape(name: str, devices_per_request: int, n_requests: int, clients: int, seconds: float) -> dict:
+def run_shape(name: str, devices_per_request: int, clients: int, seconds: float) -> dict:
+    n_requests = int(seconds * 60_000 / (10 * devices_per_request))  # enough for 60,000 hist points/s
     bodies, hist_per_req, points_per_req = build_bodies(
         n_requests, devices_per_request, seed=devices_per_request
     )
@@ -241,22 +261,26 @@ def run_shape(name: str, devices_per_request: int, n_requests: int, clients: int
                         break
                 except OSError:
                     time.sleep(0.1)
+            started = time.monotonic()
             ok, elapsed, lat, failed = load(port, bodies, clients, seconds)
-            # wait until everything acknowledged is committed to DuckDB
+            # sustained = until everything acknowledged is committed to DuckDB: the WAL acknowledges
+            # first and the writer may still hold up to --max-queue-points when the load stops
             stats = {}
-            for _ in range(600):
+            for _ in range(6000):
                 c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
                 c.request("GET", "/healthz")
                 stats = json.loads(c.getresponse().read())
                 if stats["queue_points"] == 0:
                     break
-                time.sleep(0.1)
+                time.sleep(0.02)
+            committed = time.monotonic() - started
         finally:
             proc.terminate()
             proc.wait(timeout=60)
     lat.sort()
-    http_rate = ok * hist_per_req / elapsed
-    ceil = ceiling(bodies[: max(ok, 1)], hist_per_req)
+    http_rate = ok * hist_per_req / committed
+    # the ceiling on the first ~150,000 histogram points sent (caches warm after the first minute's windows)
+    ceil = ceiling(bodies[: max(1, min(ok, 150_000 // hist_per_req))], hist_per_req)
     return {
         "shape": name,
         "devices_per_request": devices_per_request,
@@ -265,8 +289,10 @@ def run_shape(name: str, devices_per_request: int, n_requests: int, clients: int
         "requests_ok": ok,
         "requests_failed": failed,
         "seconds": round(elapsed, 2),
+        "seconds_until_committed": round(committed, 2),
         "hist_points_per_s": round(http_rate),
-        "all_points_per_s": round(ok * points_per_req / elapsed),
+        "all_points_per_s": round(ok * points_per_req / committed),
+        "acknowledged_hist_points_per_s": round(ok * hist_per_req / elapsed),
         "ceiling_hist_points_per_s": round(ceil),
         "ratio_to_ceiling": round(http_rate / ceil, 3),
         "latency_p50_ms": round(1000 * lat[len(lat) // 2], 2) if lat else None,
@@ -283,8 +309,8 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=6)
     args = ap.parse_args()
     rows = [
-        run_shape("gateway (40 device-windows per request)", 40, 150, args.clients, args.seconds),
-        run_shape("agent (1 device-window per request)", 1, 2000, args.clients, args.seconds),
+        run_shape("gateway (40 device-windows per request)", 40, args.clients, args.seconds),
+        run_shape("agent (1 device-window per request)", 1, args.clients, args.seconds),
     ]
     doc = {
         "machine": f"{os.cpu_count()} cores",
@@ -294,13 +320,14 @@ def main() -> None:
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(doc, indent=2) + "\n")
-    head = f"{'shape':42} {'hist pts/s':>11} {'ceiling':>9} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7}"
-    head += f" {'req ok':>7}"
+    head = f"{'shape':42} {'hist pts/s':>11} {'(acked)':>9} {'ceiling':>9} {'ratio':>6}"
+    head += f" {'p50 ms':>7} {'p99 ms':>7} {'req ok':>7}"
     print(head)
     print("-" * len(head))
     for r in rows:
         print(
-            f"{r['shape']:42} {r['hist_points_per_s']:>11,} {r['ceiling_hist_points_per_s']:>9,} "
+            f"{r['shape']:42} {r['hist_points_per_s']:>11,} {r['acknowledged_hist_points_per_s']:>9,} "
+            f"{r['ceiling_hist_points_per_s']:>9,} "
             f"{r['ratio_to_ceiling']:>6.2f} {r['latency_p50_ms']:>7} {r['latency_p99_ms']:>7}"
             f" {r['requests_ok']:>7}"
         )

@@ -17,6 +17,8 @@ from datetime import datetime, timedelta, timezone
 import duckdb
 import pyarrow as pa
 
+from .transaction import transaction
+
 __all__ = ["RolloutWatch", "scan_rollouts"]
 
 log = logging.getLogger("inferwatch.collector")
@@ -98,8 +100,7 @@ def scan_rollouts(con: duckdb.DuckDBPyConnection, now: datetime, hours: float = 
                     "evidence": json.dumps(f.to_dict()["evidence"]),
                 }
             )
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         con.execute("DELETE FROM regression_findings")
         if rows:
             table = pa.Table.from_pylist(rows)
@@ -107,10 +108,6 @@ def scan_rollouts(con: duckdb.DuckDBPyConnection, now: datetime, hours: float = 
             columns = ", ".join(f'"{c}"' for c in table.column_names)
             con.execute(f"INSERT INTO regression_findings ({columns}) SELECT {columns} FROM iw_findings")
             con.unregister("iw_findings")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return len(rows)
 
 

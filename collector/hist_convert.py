@@ -195,11 +195,17 @@ def _flat_counts(counts: tuple) -> tuple[np.ndarray, np.ndarray]:
     return flat, lengths
 
 
+_NO_COUNTS = np.zeros(0, dtype=np.int64)
+
+
 def hist_array(rows: list[tuple], linear: bool, unit: float) -> pa.StructArray:
     """An Arrow array of `hist` structs from prepared rows (None rows become NULL), vectorized."""
     n = len(rows)
     valid = np.fromiter((r is not None for r in rows), dtype=bool, count=n)
-    empty = (CANONICAL_SCALE, 0, (), 0, 0, 0.0, math.nan, math.nan)
+    # NULL rows get empty counts of the batch's representation, so _flat_counts keeps its one-kind path
+    first = next((r for r in rows if r is not None), None)
+    empty_counts = b"" if first is not None and first[2].__class__ is bytes else _NO_COUNTS
+    empty = (CANONICAL_SCALE, 0, empty_counts, 0, 0, 0.0, math.nan, math.nan)
     cols = list(zip(*[r if r is not None else empty for r in rows])) if n else [()] * 8
     scale = np.array(cols[0], dtype=np.int64)
     offset = np.array(cols[1], dtype=np.int64)

@@ -105,10 +105,10 @@ def create_app(collector: Collector) -> Starlette:
             )
         limit = settings.max_request_bytes
         try:
-            body = await _read_body(request, limit)
-            if encoding == "gzip":
-                body = _gunzip(body, limit)
-            result = await collector.ingest_async(body, as_json)
+            received = await _read_body(request, limit)
+            gzipped = received if encoding == "gzip" else None
+            body = _gunzip(received, limit) if gzipped is not None else received
+            result = await collector.ingest_async(body, as_json, gzipped)
         except _TooLarge:
             collector.requests_invalid += 1
             return _status(

@@ -204,7 +204,60 @@ _KINDS = {
 }
 
 
+def _lone_number_point(b: bytes, s: int, e: int) -> int:
+    """Where the point starts when a metric is name, [description], [unit], then a gauge or sum whose
+    first field is one plain 27-byte number point (what agents send for counters and gauges); else -1."""
+    if b[s] != 0x0A or b[s + 1] >= 0x80:
+        return -1
+    i = s + 2 + b[s + 1]
+    while i < e and (b[i] == 0x12 or b[i] == 0x1A) and b[i + 1] < 0x80:
+        i += 2 + b[i + 1]
+    if (
+        i + 4 < e
+        and (b[i] == 0x2A or b[i] == 0x3A)
+        and b[i + 1] < 0x80
+        and i + 2 + b[i + 1] == e
+        and b[i + 2] == 0x0A
+        and b[i + 3] == 27
+        and i + 31 <= e
+        and b[i + 4] == 0x11
+        and b[i + 13] == 0x19
+        and (b[i + 22] == 0x21 or b[i + 22] == 0x31)
+    ):
+        return i + 4
+    return -1
+
+
+# (metric bytes before its lone number point, bytes after it: no further points) -> (name, unit, kind,
+# temporality, monotonic): those bytes and the point's fixed layout decide all _metric reads outside it.
+_NUMBER_HEADS: dict[tuple[bytes, bytes], tuple] = {}
+
+
 def _metric(b, s, e, out, defer, res, res_json, res_id, scope) -> None:
+    ps = _lone_number_point(b, s, e)
+    if ps >= 0:
+        head_key = (b[s:ps], b[ps + 27 : e])
+        head = _NUMBER_HEADS.get(head_key)
+        if head is None:
+            head = _head(b, s, e)
+            points = head[5]
+            if len(points) == 1:  # more points follow in the bytes after it: never cached
+                if len(_NUMBER_HEADS) > 10_000:
+                    _NUMBER_HEADS.clear()
+                _NUMBER_HEADS[head_key] = head[:5]
+        else:
+            points = [(ps, ps + 27)]
+        name, unit, kind, temporality, monotonic = head[:5]
+    else:
+        head = _head(b, s, e)
+        if head is None:
+            return
+        name, unit, kind, temporality, monotonic, points = head
+    _points(b, out, defer, res, res_json, res_id, scope, name, unit, kind, temporality, monotonic, points)
+
+
+def _head(b: bytes, s: int, e: int) -> tuple | None:
+    """(name, unit, kind, temporality, monotonic, point spans) of a metric; None when it has no data."""
     name = unit = ""
     kind = None
     ds = de = 0
@@ -221,7 +274,7 @@ def _metric(b, s, e, out, defer, res, res_json, res_id, scope) -> None:
         else:
             raise Unusual  # metadata, a second data field, unknown fields
     if kind is None:
-        return
+        return None
     points = []
     temporality = 0
     monotonic = False
@@ -234,6 +287,11 @@ def _metric(b, s, e, out, defer, res, res_json, res_id, scope) -> None:
             monotonic = bool(fs)
         else:
             raise Unusual
+    return name, unit, kind, temporality, monotonic, points
+
+
+def _points(b, out, defer, res, res_json, res_id, scope, name, unit, kind, temporality, monotonic, points):
+    """Rows (or rejections) of the points of one metric."""
     if kind in ("gauge", "summary"):
         temporality = _d.DELTA
     if kind == "exponential_histogram":

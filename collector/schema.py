@@ -7,6 +7,7 @@ import json
 import duckdb
 
 from .rollups import FLEET_DIMS, build_all, device_hours_sql
+from .transaction import transaction
 
 __all__ = ["CANONICAL_SCALE", "CONFIDENCE_WIDTH", "HIST_TYPE", "SCHEMA_VERSION", "migrate", "schema_version"]
 
@@ -310,8 +311,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             f"the database has schema version {current}, newer than this collector's "
             f"{SCHEMA_VERSION} — upgrade inferwatch (`pip install -U 'inferwatch[collector]'`)"
         )
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         con.execute(_TABLES)
         con.execute(_MACROS)
         con.execute(_VIEWS)
@@ -324,8 +324,4 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         con.execute(
             "INSERT OR REPLACE INTO collector_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
         )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return SCHEMA_VERSION

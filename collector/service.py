@@ -16,7 +16,7 @@ from pathlib import Path
 from .findings import RolloutWatch
 from .otlp_decode import Decoded, decode_protobuf, decode_request
 from .store import Store
-from .wal import WriteAheadLog
+from .wal import GZIP_MAGIC, WriteAheadLog
 from .writer import Writer
 
 __all__ = ["Collector", "CollectorSettings", "IngestResult", "Overloaded"]
@@ -155,9 +155,12 @@ class Collector:
             self.points_rejected += decoded.rejected
         return IngestResult(decoded.points, decoded.rejected, decoded.error_message)
 
-    async def ingest_async(self, body: bytes, is_json: bool) -> IngestResult:
-        """Decode, validate, append to the WAL and return once durable (raises DecodeFailure/Overloaded)."""
+    async def ingest_async(self, body: bytes, is_json: bool, gzipped: bytes | None = None) -> IngestResult:
+        """Decode, validate, append to the WAL and return once durable (raises DecodeFailure/Overloaded).
+        `gzipped`: the gzip member `body` was decompressed from; a protobuf request is logged as that."""
         payload, decoded = self._prepare(body, is_json)
+        if gzipped is not None and not is_json and gzipped.startswith(GZIP_MAGIC):
+            payload = gzipped
         self._admit(decoded)
         if decoded.points:
             loop = asyncio.get_running_loop()

@@ -14,6 +14,7 @@ from .histsql import merge_sql as _merge_sql
 from .ingest_tables import inference_table, metric_table
 from .rollups import refresh_day_at, refresh_hours, refresh_minutes
 from .schema import migrate
+from .transaction import transaction
 
 __all__ = ["Store"]
 
@@ -83,8 +84,7 @@ class Store:
     ) -> tuple[int, int]:
         """Insert one batch in one transaction (skipping stored points); returns (inserted, duplicates)."""
         con = self.con
-        con.execute("BEGIN")
-        try:
+        with transaction(con):
             inserted = duplicates = 0
             hours: set[int] = set()
             minutes: set[int] = set()
@@ -137,10 +137,6 @@ class Store:
                 con.execute("INSERT INTO cumulative_state SELECT * FROM iw_state")
                 con.unregister("iw_state")
             con.execute("INSERT OR REPLACE INTO collector_meta VALUES ('wal_seq', ?)", [str(upto_seq)])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         return inserted, duplicates
 
     @staticmethod
@@ -186,8 +182,7 @@ class Store:
             return 0
         keys = f"hour, {_DIMS}"
         on = " AND ".join(f"{{a}}.{k} IS NOT DISTINCT FROM agg.{k}" for k in keys.split(", "))
-        con.execute("BEGIN")
-        try:
+        with transaction(con):
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE iw_hours AS SELECT unnest(?::TIMESTAMP[]) AS hour", [hours]
             )
@@ -230,10 +225,6 @@ class Store:
             con.execute("DELETE FROM rollup_dirty WHERE hour IN (SELECT hour FROM iw_hours)")
             con.execute("DROP TABLE iw_hours")
             con.execute("DROP TABLE iw_p")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         return len(hours)
 
     def rollup_minutes(self) -> int:
@@ -245,8 +236,7 @@ class Store:
         minutes = [r[0] for r in con.execute("SELECT minute FROM rollup_dirty_1m ORDER BY minute").fetchall()]
         if not minutes:
             return 0
-        con.execute("BEGIN")
-        try:
+        with transaction(con):
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE iw_minutes AS SELECT unnest(?::TIMESTAMP[]) AS minute",
                 [minutes],
@@ -254,10 +244,6 @@ class Store:
             refresh_minutes(con, "iw_minutes")
             con.execute("DELETE FROM rollup_dirty_1m WHERE minute IN (SELECT minute FROM iw_minutes)")
             con.execute("DROP TABLE iw_minutes")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         return len(minutes)
 
     def enforce_retention(self, now: datetime, raw_hours: float, rollup_days: float) -> tuple[int, int]:
@@ -265,8 +251,7 @@ class Store:
         raw_cut = self.raw_cutoff(now, raw_hours)
         roll_cut = now.replace(tzinfo=None) - timedelta(days=rollup_days)
         con = self.con
-        con.execute("BEGIN")
-        try:
+        with transaction(con):
             a = con.execute("DELETE FROM inference_points WHERE window_start < ?", [raw_cut]).fetchone()[0]
             a += con.execute("DELETE FROM metric_points WHERE time < ?", [raw_cut]).fetchone()[0]
             b = con.execute("DELETE FROM inference_rollup_1h WHERE window_start < ?", [roll_cut]).fetchone()[
@@ -281,10 +266,6 @@ class Store:
             con.execute("DELETE FROM inference_fleet_tm_1h WHERE bucket < ?", [roll_cut])
             con.execute("DELETE FROM inference_errors_1h WHERE hour < ?", [roll_cut])
             refresh_day_at(con, roll_cut)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         return int(a), int(b)
 
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import signal
 import subprocess
@@ -13,6 +14,8 @@ from pathlib import Path
 import requests
 from conftest import free_port
 from otlp_payloads import MINUTE, duration_request, window_start
+
+from inferwatch.collector.wal import WriteAheadLog
 
 CLI = [sys.executable, "-c", "from inferwatch.cli import main; main()"]
 
@@ -47,12 +50,13 @@ def test_sigkill_mid_stream_loses_no_acknowledged_point(tmp_path):
         while not stop.is_set():
             device = f"w{worker}-{i}"
             body = duration_request(device=device, calls=1, start=start).SerializeToString()
+            headers = {"Content-Type": "application/x-protobuf"}
+            if worker % 2:  # logged as received (gzip) by these workers, decompressed by the others
+                body = gzip.compress(body)
+                headers["Content-Encoding"] = "gzip"
             try:
                 r = session.post(
-                    f"http://127.0.0.1:{port}/v1/metrics",
-                    data=body,
-                    headers={"Content-Type": "application/x-protobuf"},
-                    timeout=5,
+                    f"http://127.0.0.1:{port}/v1/metrics", data=body, headers=headers, timeout=5
                 )
             except requests.RequestException:
                 return
@@ -89,6 +93,24 @@ def test_sigkill_mid_stream_loses_no_acknowledged_point(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
+
+
+def test_wal_replays_gzip_records_and_uncompressed_ones_of_older_segments(tmp_path):
+    requests_ = [duration_request(device=f"d{i}", calls=i + 1).SerializeToString() for i in range(4)]
+    older = WriteAheadLog(tmp_path / "wal").start()  # a segment as written before compressed records
+    for body in requests_[:2]:
+        older.append(body, None, lambda seq, item: None)
+    older.close()
+    newer = WriteAheadLog(tmp_path / "wal")
+    assert [body for _, body in newer.replay(0)] == requests_[:2]
+    newer.start()
+    for body in requests_[2:]:
+        newer.append(gzip.compress(body), None, lambda seq, item: None)
+    newer.close()
+    replayed = list(WriteAheadLog(tmp_path / "wal").replay(0))
+    assert [seq for seq, _ in replayed] == [1, 2, 3, 4]
+    assert [body for _, body in replayed] == requests_
+    assert list(WriteAheadLog(tmp_path / "wal").replay(3)) == [(4, requests_[3])]
 
 
 def test_sigterm_stops_cleanly_with_everything_stored(tmp_path):

@@ -210,11 +210,12 @@ def test_wire_decode_equals_upb_decode(seed):
     req = random_request(rng)
     body = req.SerializeToString()
     _same(decode_protobuf(body), decode_message(ExportMetricsServiceRequest.FromString(body)))
-    try:
-        fast = decode_wire(body)
-    except Unusual:
-        return  # (e.g. metric descriptions are read, metadata is not): the upb path, compared above
-    _same(fast, decode_message(ExportMetricsServiceRequest.FromString(body)))
+    for _ in range(2):  # the second time, counters and gauges are read with their cached metric heads
+        try:
+            fast = decode_wire(body)
+        except Unusual:
+            return  # (e.g. metric descriptions are read, metadata is not): the upb path, compared above
+        _same(fast, decode_message(ExportMetricsServiceRequest.FromString(body)))
 
 
 def test_wire_decode_reads_agent_requests_without_fallback():
