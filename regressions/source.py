@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from .gcpause import gc_paused
 from .model import ConfidenceHistogram, LatencyHistogram, Memory, Population, Sample
 
 __all__ = ["fetch_populations", "population_from_row", "populations_from_table", "rows_from_table"]
@@ -106,8 +107,9 @@ def _hists(column: pa.ChunkedArray) -> list[dict[str, Any] | None]:
 
 def populations_from_table(table: pa.Table) -> list[tuple[dict[str, str], Population]]:
     """(key, Population) per row of a `regression_inputs` Arrow table (`population_from_row` per row)."""
-    return [({"model": str(r["model"]), "target": str(r["target"]), "hardware": str(r["hardware"])},
-             population_from_row(r)) for r in rows_from_table(table)]
+    with gc_paused():  # a dozen acyclic objects per row (see gcpause)
+        return [({"model": str(r["model"]), "target": str(r["target"]), "hardware": str(r["hardware"])},
+                 population_from_row(r)) for r in rows_from_table(table)]
 
 
 def fetch_populations(source: Any, params: Mapping[str, Any]) -> list[tuple[dict[str, str], Population]]:
