@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from inferwatch.collector.histsql import merge_sql
 from inferwatch.collector.rollups import FLEET_COLUMNS, FLEET_DIMS, device_rows_as_fleet, fleet_raw_rows_sql
@@ -16,7 +17,7 @@ from .catalog import FILTER_CLAUSE, NamedQuery, get_query
 from .params import bind_params
 from .source import Source, connect
 
-__all__ = ["RAW_HOURS", "Plan", "describe", "plan", "render", "run", "sql"]
+__all__ = ["RAW_HOURS", "Plan", "describe", "plan", "render", "run", "run_arrow", "sql"]
 
 # Ranges longer than this read rollups: minute resolution is not needed there, and merging a day of a
 # 1,000-device fleet's 1-minute windows (~8.6 M histograms) cannot be interactive.
@@ -167,6 +168,14 @@ def run(name: str, params: dict[str, Any] | None = None, source: Source | None =
     query = get_query(name)
     bound = bind_params(query.params, dict(params or {}), name, now)
     return (source or connect()).query(render(query, bound), bound)
+
+
+def run_arrow(name: str, params: dict[str, Any] | None = None, source: Source | None = None, *,
+              now: datetime | None = None) -> pa.Table:
+    """`run`, answered as an Arrow table: histogram columns stay nested arrays (no JSON, no pandas)."""
+    query = get_query(name)
+    bound = bind_params(query.params, dict(params or {}), name, now)
+    return (source or connect()).arrow(render(query, bound), bound)
 
 
 def render(query: NamedQuery, bound: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ import numpy as np
 
 from . import stats
 from .checks import Draft, confidence_checks, error_check, latency_checks, memory_checks
+from .gcpause import gc_paused
 from .model import Cohort, Finding, Population, Report, Status, Verdict
 from .stats import _NEVER
 from .thresholds import CheckThresholds, Thresholds
@@ -68,11 +69,14 @@ def compare(
     observational: bool | None = None,
 ) -> Report:
     """Run every check on every cohort, adjust p-values across all of them, and return the report."""
-    th = thresholds or Thresholds()
+    with gc_paused():  # ~10 findings per cohort, none in a reference cycle (see gcpause)
+        return _compare(list(cohorts), thresholds or Thresholds(), comparison, observational)
+
+
+def _compare(cohorts: list[Cohort], th: Thresholds, comparison: str, observational: bool | None) -> Report:
     if comparison not in COMPARISONS:
         raise ValueError(f"unknown comparison {comparison!r} — use one of {', '.join(COMPARISONS)}")
     alpha, power = th.alpha, th.power
-    cohorts = list(cohorts)
     per_cohort: list[list[Draft]] = [[] for _ in cohorts]
     groups: dict[int, tuple[CheckThresholds, list[int]]] = {}
     for i, cohort in enumerate(cohorts):

@@ -32,7 +32,7 @@ CONFIDENCE_BUCKETS = 200  # bucket k covers (k*w, (k+1)*w]; 0.0 falls in bucket 
 
 
 def _ints(values: Sequence[int]) -> tuple[int, ...]:
-    return tuple(int(v) for v in values)
+    return tuple(map(int, values))
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class LatencyHistogram:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "counts", _ints(self.counts))
-        if any(c < 0 for c in self.counts) or self.zero_count < 0:
+        if (self.counts and min(self.counts) < 0) or self.zero_count < 0:
             raise ValueError("histogram counts must be ≥ 0")
 
     @functools.cached_property
@@ -137,7 +137,7 @@ class ConfidenceHistogram:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "counts", _ints(self.counts))
-        if any(c < 0 for c in self.counts):
+        if (self.counts and min(self.counts) < 0):
             raise ValueError("histogram counts must be ≥ 0")
         if abs(self.width - CONFIDENCE_WIDTH) > 1e-12:
             raise ValueError(f"confidence buckets must be {CONFIDENCE_WIDTH} wide, got {self.width}")
