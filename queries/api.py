@@ -162,20 +162,23 @@ def describe(name: str) -> NamedQuery:
     return get_query(name)
 
 
+def _bound(name: str, params: dict[str, Any] | None, now: datetime | None) -> tuple[str, dict[str, Any]]:
+    """The SQL of named query `name` for these parameters, and the bound parameters."""
+    query = get_query(name)
+    bound = bind_params(query.params, dict(params or {}), name, now)
+    return render(query, bound), bound
+
+
 def run(name: str, params: dict[str, Any] | None = None, source: Source | None = None, *,
         now: datetime | None = None) -> pd.DataFrame:
     """Run a named query with parameters (CLI text or Python values); defaults fill the rest."""
-    query = get_query(name)
-    bound = bind_params(query.params, dict(params or {}), name, now)
-    return (source or connect()).query(render(query, bound), bound)
+    return (source or connect()).query(*_bound(name, params, now))
 
 
 def run_arrow(name: str, params: dict[str, Any] | None = None, source: Source | None = None, *,
               now: datetime | None = None) -> pa.Table:
     """`run`, answered as an Arrow table: histogram columns stay nested arrays (no JSON, no pandas)."""
-    query = get_query(name)
-    bound = bind_params(query.params, dict(params or {}), name, now)
-    return (source or connect()).arrow(render(query, bound), bound)
+    return (source or connect()).arrow(*_bound(name, params, now))
 
 
 def render(query: NamedQuery, bound: dict[str, Any]) -> str:
