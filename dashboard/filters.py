@@ -12,7 +12,7 @@ import streamlit as st
 from . import data
 from .state import remembered
 
-__all__ = ["ALL", "RANGES", "REFRESH", "Filters", "bucket_minutes", "sidebar"]
+__all__ = ["ALL", "RANGES", "REFRESH", "Filters", "bucket_minutes", "narrowed", "sidebar"]
 
 ALL = "All"
 # label -> (since, bucket minutes for time series over that range)
@@ -79,6 +79,17 @@ def _choices(frame: pd.DataFrame, column: str) -> list[str]:
     return [ALL, *values]
 
 
+def _narrow(frame: pd.DataFrame, column: str, value: str | None) -> pd.DataFrame:
+    return frame[frame[column].astype(str) == value] if value is not None and column in frame else frame
+
+
+def narrowed(frame: pd.DataFrame, f: Filters) -> pd.DataFrame:
+    """The rows of a filter-choices frame (`data.dimensions`) that match every filter chosen in `f`."""
+    for name, column, _ in _DIMENSIONS:
+        frame = _narrow(frame, column, getattr(f, name))
+    return frame
+
+
 def sidebar(choices: Callable[[str], pd.DataFrame | None]) -> Filters:
     """Draw the filters in the sidebar and return the selection (choices narrow one another).
 
@@ -93,8 +104,7 @@ def sidebar(choices: Callable[[str], pd.DataFrame | None]) -> Filters:
         for name, column, label in _DIMENSIONS:
             value = _persisted(name, label, _choices(frame, column), ALL)
             chosen[name] = None if value == ALL else value
-            if chosen[name] is not None and column in frame:
-                frame = frame[frame[column].astype(str) == value]
+            frame = _narrow(frame, column, chosen[name])
         refresh = _persisted("refresh", "Auto refresh", list(REFRESH), "Off")
         st.button("Refresh now", icon=":material/refresh:", width="stretch", on_click=data.clear)
     return Filters(range_label, refresh_s=REFRESH[refresh], **chosen)

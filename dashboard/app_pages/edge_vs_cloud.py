@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from inferwatch.dashboard import charts, data, page
-from inferwatch.dashboard.filters import Filters
+from inferwatch.dashboard.filters import Filters, narrowed
 from inferwatch.dashboard.format import fmt_bytes, fmt_usd
 from inferwatch.dashboard.state import recalled, remembered
 from inferwatch.dashboard.verdict import slo_verdict
@@ -64,11 +64,7 @@ def _likely_params(f: Filters) -> dict | None:
     model and version last chosen, else the first model the sidebar's choices list (None if unknown)."""
     model = recalled("evc.model")
     if model is None:
-        dims = data.dimensions(f.since)  # the sidebar's cached answer
-        for column, value in (("service", f.service), ("model", f.model), ("model_version", f.version),
-                              ("target", f.target), ("hardware", f.hardware)):
-            if value is not None and column in dims:
-                dims = dims[dims[column].astype(str) == value]
+        dims = narrowed(data.dimensions(f.since), f)  # the sidebar's cached answer
         models = sorted(dims["model"].dropna().astype(str).unique()) if "model" in dims else []
         if not models:
             return None
