@@ -69,14 +69,17 @@ SETTLED = """(title) => {
   if (document.querySelector("[data-testid='stStatusWidget']")) return false;
   const h1 = document.querySelector("h1");
   if (!h1 || !h1.innerText.includes(title)) return false;
+  if (document.querySelector("[class*='st-key-iw-skeleton-']")) return false;
   const charts = [...document.querySelectorAll("[data-testid='stPlotlyChart']")];
   return charts.every(c => c.querySelector(".main-svg"));
 }"""
+# A chart with data: the empty frames sent on a tab's first run (dashboard/skeleton.py) do not count.
+DATA_CHART = ("[...document.querySelectorAll(\"[data-testid='stPlotlyChart'] .main-svg\")]"
+              ".some(e => !e.closest(\"[class*='st-key-iw-skeleton-']\"))")
 FIRST_CHART = """(title) => {
   const h1 = document.querySelector("h1");
-  return !!(h1 && h1.innerText.includes(title)
-            && document.querySelector("[data-testid='stPlotlyChart'] .main-svg"));
-}"""
+  return !!(h1 && h1.innerText.includes(title) && DATA_CHART);
+}""".replace("DATA_CHART", DATA_CHART)
 # Browser-side marks (ms since navigation): when the heading, the first headline number (st.metric) and
 # the first chart's SVG first exist, polled every animation frame; plus the browser's own paint timings.
 MARKS = """
@@ -85,10 +88,10 @@ window.__iwMarks = {};
   const m = window.__iwMarks, t = performance.now(), q = (s) => document.querySelector(s);
   if (m.heading === undefined && q('h1')) m.heading = t;
   if (m.numbers === undefined && q("[data-testid='stMetricValue']")) m.numbers = t;
-  if (m.chart === undefined && q("[data-testid='stPlotlyChart'] .main-svg")) m.chart = t;
+  if (m.chart === undefined && DATA_CHART) m.chart = t;
   if (m.chart === undefined) requestAnimationFrame(tick);
 })();
-"""
+""".replace("DATA_CHART", DATA_CHART)
 READ_MARKS = """() => {
   const out = Object.assign({}, window.__iwMarks);
   for (const e of performance.getEntriesByType('paint')) out[e.name] = e.startTime;

@@ -20,6 +20,7 @@ __all__ = [
     "online_timeline",
     "percentile_bars",
     "side_bars",
+    "skeleton",
     "time_series",
 ]
 
@@ -48,6 +49,16 @@ def _base_layout(x_title: str, y_title: str, title: str | None = None, height: i
         "yaxis": {"title": {"text": y_title}, "automargin": True},
         "hovermode": "closest",
     }
+
+
+def skeleton(x_title: str, y_title: str, title: str | None = None, height: int = 360) -> go.Figure:
+    """An empty chart frame (titles, axes, "Loading…") drawn where a chart will appear."""
+    layout = _base_layout(x_title, y_title, title, height)
+    layout["xaxis"].update(showticklabels=False, showgrid=False, zeroline=False)
+    layout["yaxis"].update(showticklabels=False, showgrid=False, zeroline=False)
+    layout["annotations"] = [{"text": "Loading…", "showarrow": False, "xref": "paper", "yref": "paper",
+                              "x": 0.5, "y": 0.5, "font": {"color": "#8d99ae", "size": 14}}]
+    return _figure([], layout)
 
 
 def _layout(fig: go.Figure, x_title: str, y_title: str, title: str | None = None,

@@ -11,7 +11,7 @@ import streamlit as st
 
 from inferwatch.queries import DataUnavailable, ParamError, QueryError
 
-from . import data, heap
+from . import data, heap, skeleton
 from .filters import Filters, sidebar
 
 __all__ = ["AGENT_SNIPPET", "no_match", "render", "show_collector_down", "show_empty_database"]
@@ -86,6 +86,7 @@ def render(title: str, intro: str, body: Callable[[Filters], None], *, needs_dat
     try:
         _render(title, intro, body, needs_data)
     finally:
+        skeleton.first_run_done()
         heap.freeze_once()  # after the first run: everything imported, the server and caches alive
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from inferwatch.dashboard import charts, data, page
+from inferwatch.dashboard import charts, data, page, skeleton
 from inferwatch.dashboard.filters import Filters, bucket_minutes
 from inferwatch.dashboard.format import ONLINE_WITHIN_S, fmt_count, fmt_ms, fmt_pct
 
@@ -13,31 +13,38 @@ from inferwatch.dashboard.format import ONLINE_WITHIN_S, fmt_count, fmt_ms, fmt_
 def body(f: Filters) -> None:
     """The fleet at a glance: the overview is read alone (the headline numbers and first charts need only
     it, and two cores serve one query fastest), then drawn while the device list and the trend are read
-    (they fill their places when they arrive)."""
+    (they fill their places when they arrive). On a tab's first run the first charts' frames go out before
+    any query, so the browser loads plotly.js meanwhile (see skeleton.py)."""
     minutes = bucket_minutes(f)
     device_params = {"service": f.service, "target": f.target, "hardware": f.hardware}
+    cols = st.columns(4)
+    section = st.empty()  # the per-target charts' place: empty frames on a tab's first run
+    with section.container():
+        st.subheader("Per target and model")
+        left, right = st.columns(2)
+        p95_slot = skeleton.chart_slot(left, "model", "p95 latency (ms)", "p95 latency")
+        error_slot = skeleton.chart_slot(right, "model", "error rate (share of calls)", "Error rate")
     overview = data.run_named("fleet_overview", f.params())
     if overview.empty:
+        section.empty()
         page.no_match(f)
         return
     joined = data.in_background(lambda: data.run_named("devices", device_params),
                                 lambda: data.run_named("hourly_trend", f.params(bucket_minutes=minutes)))
     calls, errors = int(overview["calls"].sum()), int(overview["errors"].sum())
     worst = overview.loc[overview["latency_ms_p95"].idxmax()]
-    cols = st.columns(4)
     cols[0].metric("Calls", fmt_count(calls), help=f"Inference calls, {f.describe()}")
     cols[1].metric("Error rate", fmt_pct(errors / calls if calls else None), help="Failed calls / calls")
     online_slot = cols[2].empty()
     cols[3].metric("Highest p95", fmt_ms(worst["latency_ms_p95"]),
                    help=f"{worst['model']} on {worst['target']}; percentiles come from merged histograms")
 
-    st.subheader("Per target and model")
-    left, right = st.columns(2)
     labelled = overview.assign(series=overview["model"] + " · " + overview["target"])
-    left.plotly_chart(charts.bars(labelled, "model", "latency_ms_p95", "model", "p95 latency (ms)",
-                                  color="target", title="p95 latency", text_format=".1f"))
-    right.plotly_chart(charts.bars(labelled, "model", "error_rate", "model", "error rate (share of calls)",
-                                   color="target", title="Error rate", text_format=".2%"))
+    p95_slot.plotly_chart(charts.bars(labelled, "model", "latency_ms_p95", "model", "p95 latency (ms)",
+                                      color="target", title="p95 latency", text_format=".1f"))
+    error_slot.plotly_chart(charts.bars(labelled, "model", "error_rate", "model",
+                                        "error rate (share of calls)", color="target", title="Error rate",
+                                        text_format=".2%"))
     st.dataframe(overview, hide_index=True, column_config={
         "error_rate": st.column_config.NumberColumn("error rate", format="percent"),
         "latency_ms_p50": st.column_config.NumberColumn("p50 (ms)", format="%.2f"),

@@ -90,6 +90,7 @@ def test_every_page_renders_headings_and_charts_without_exceptions(dashboard_url
         assert page.locator("[data-testid='stException']").count() == 0, page.locator(
             "[data-testid='stException']").first.inner_text()
         assert page.locator("[data-testid='stPlotlyChart']").count() >= 1
+        assert page.locator("[class*='st-key-iw-skeleton-']").count() == 0, "an empty chart frame was left"
         _screenshot(page, SCREENSHOTS / f"{file_name}.png")
 
 

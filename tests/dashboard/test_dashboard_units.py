@@ -71,6 +71,15 @@ def test_cdf_chart_titles_both_axes_and_draws_the_slo():
     assert any(t.name == "SLO 15 ms" for t in fig.data)
 
 
+def test_a_chart_skeleton_is_a_titled_empty_frame_saying_it_loads():
+    fig = charts.skeleton("model", "p95 latency (ms)", "p95 latency")
+    assert len(fig.data) == 0
+    assert fig.layout.title.text == "p95 latency"
+    assert fig.layout.xaxis.title.text == "model"
+    assert fig.layout.yaxis.title.text == "p95 latency (ms)"
+    assert [a.text for a in fig.layout.annotations] == ["Loading…"]
+
+
 def test_dashboard_command_shows_examples_and_refuses_two_sources(tmp_path):
     runner = CliRunner()
     help_text = runner.invoke(main, ["dashboard", "-h"]).output

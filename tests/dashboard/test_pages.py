@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -87,6 +89,16 @@ def test_fleet_totals_follow_the_target_filter(seeded_collector, use_source):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Calls"] == "18,000"
     assert metrics["Devices online"] == "4 / 4"
+
+
+def test_fleet_first_run_replaces_its_chart_frames_with_data(seeded_collector, use_source):
+    use_source(collector=seeded_collector.url)
+    at = run_page("fleet")  # a new session: the frames go out before the queries, then get replaced
+    figures = [json.loads(c.proto.spec) for c in charts(at)]
+    assert len(figures) == 4
+    assert all(fig["data"] for fig in figures), "no empty frame is left once the run is done"
+    at.sidebar.selectbox(key="iw.widget.filter.target").select("edge").run()
+    assert all(json.loads(c.proto.spec)["data"] for c in charts(at))
 
 
 def test_filter_choices_narrow_one_another(seeded_collector, use_source):
