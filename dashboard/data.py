@@ -19,6 +19,7 @@ __all__ = [
     "SourceSettings",
     "clear",
     "confidence_buckets",
+    "devices",
     "dimensions",
     "has_data",
     "in_background",
@@ -214,6 +215,21 @@ def confidence_buckets(params: Mapping[str, Any]) -> pd.DataFrame:
         rows += [{"target": target, "lower": i * width, "width": width, "count": n}
                  for i, n in sorted(counts.items())]
     return pd.DataFrame(rows, columns=["target", "lower", "width", "count"])
+
+
+def devices(service: str | None = None, target: str | None = None,
+            hardware: str | None = None) -> pd.DataFrame:
+    """The `devices` named query's rows for these filters, cut from its unfiltered answer.
+
+    The view computes every device whatever the filters (they apply after its GROUP BY; 0.1–0.2 s for
+    1,000 devices either way on the month database), so one cached answer serves every filter choice and
+    both pages that list devices: a filter change within the cache's TTL reads no device list.
+    """
+    frame = run_named("devices")
+    for column, value in (("service", service), ("target", target), ("hardware", hardware)):
+        if value is not None:
+            frame = frame[frame[column] == value]
+    return frame.reset_index(drop=True)
 
 
 def online_runs(params: Mapping[str, Any], devices: list[str] | None = None) -> pd.DataFrame:

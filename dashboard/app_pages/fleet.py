@@ -15,12 +15,11 @@ def body(f: Filters) -> None:
     it, and two cores serve one query fastest), then drawn while the device list and the trend are read
     (they fill their places when they arrive)."""
     minutes = bucket_minutes(f)
-    device_params = {"service": f.service, "target": f.target, "hardware": f.hardware}
     overview = data.run_named("fleet_overview", f.params())
     if overview.empty:
         page.no_match(f)
         return
-    joined = data.in_background(lambda: data.run_named("devices", device_params),
+    joined = data.in_background(lambda: data.devices(f.service, f.target, f.hardware),
                                 lambda: data.run_named("hourly_trend", f.params(bucket_minutes=minutes)))
     calls, errors = int(overview["calls"].sum()), int(overview["errors"].sum())
     worst = overview.loc[overview["latency_ms_p95"].idxmax()]
@@ -48,7 +47,7 @@ def body(f: Filters) -> None:
     })
 
     joined()
-    devices = data.run_named("devices", device_params)
+    devices = data.devices(f.service, f.target, f.hardware)
     online = int((devices["silent_s"] <= ONLINE_WITHIN_S).sum()) if not devices.empty else 0
     online_slot.metric("Devices online", f"{online} / {len(devices)}",
                        help=f"Devices heard from in the last {ONLINE_WITHIN_S // 60} minutes")

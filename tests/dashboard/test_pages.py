@@ -208,6 +208,19 @@ def test_online_runs_can_be_read_for_chosen_devices_only(seeded_collector, use_s
     assert len(chosen) == int((everyone["device_id"] == one).sum())
 
 
+def test_device_list_cut_from_the_unfiltered_answer_equals_the_filtered_query(seeded_collector, use_source):
+    use_source(collector=seeded_collector.url)
+    from inferwatch import queries
+    from inferwatch.dashboard import data
+
+    source = queries.connect(collector=seeded_collector.url)
+    for target in ("edge", "cloud"):
+        cut = data.devices(target=target)
+        asked = queries.run("devices", {"target": target}, source)
+        assert list(cut["device_id"]) == list(asked["device_id"]) and len(cut) > 0
+    assert len(data.devices()) == len(queries.run("devices", {}, source))
+
+
 def test_a_page_run_freezes_the_long_lived_heap_once(empty_db, use_source):
     """After its first run the process's long-lived objects sit in the permanent generation, so the full
     collection Streamlit runs after every script run walks only what runs allocate."""
