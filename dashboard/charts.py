@@ -18,6 +18,7 @@ __all__ = [
     "distribution_pair",
     "latency_cdf",
     "online_timeline",
+    "panel_bars",
     "percentile_bars",
     "side_bars",
     "time_series",
@@ -158,6 +159,34 @@ def bars(frame: pd.DataFrame, x: str, y: str, x_title: str, y_title: str, *, col
     if text_format and "%" in text_format:
         layout["yaxis"]["tickformat"] = ".1%"
     layout["showlegend"] = bool(color)
+    return _figure(traces, layout)
+
+
+def panel_bars(frame: pd.DataFrame, x: str, panels: Sequence[tuple[str, str, str]], x_title: str, *,
+               color: str | None = None, title: str | None = None) -> go.Figure:
+    """Side-by-side grouped bar charts in one figure, one panel per (column, y title, d3 format), sharing
+    the legend: one chart for plotly.js to set up and draw instead of one per measure."""
+    n = len(panels)
+    gap = 0.08  # of the width, for the next panel's tick labels and axis title
+    width = (1 - gap * (n - 1)) / n
+    layout = _base_layout(x_title, panels[0][1], title)
+    layout["barmode"] = "group"
+    layout["showlegend"] = bool(color)
+    traces = []
+    for i, (y, y_title, text_format) in enumerate(panels):
+        suffix = str(i + 1) if i else ""
+        domain = [i * (width + gap), i * (width + gap) + width]
+        layout[f"xaxis{suffix}"] = {"title": {"text": x_title}, "automargin": False, "type": "category",
+                                    "domain": domain, "anchor": f"y{suffix}"}
+        layout[f"yaxis{suffix}"] = {"title": {"text": y_title}, "automargin": False, "rangemode": "tozero",
+                                    "anchor": f"x{suffix}",
+                                    **({"tickformat": ".1%"} if "%" in text_format else {})}
+        for key, part in _groups(frame, color):
+            name = str(key[0]) if key else y
+            traces.append({"type": "bar", "x": _values(part[x]), "y": _values(part[y]), "name": name,
+                           "legendgroup": name, "showlegend": i == 0, "marker": _color_for(color, name),
+                           "xaxis": f"x{suffix}", "yaxis": f"y{suffix}", **_text(text_format),
+                           "hovertemplate": f"{x_title}: %{{x}}<br>{y_title}: %{{y}}<extra>{name}</extra>"})
     return _figure(traces, layout)
 
 

@@ -112,3 +112,17 @@ def test_charts_have_fixed_margins_with_room_for_long_device_labels():
                          "online_until": pd.to_datetime(["2026-01-02"] * 3)})
     timeline = charts.online_timeline(runs)
     assert timeline.layout.yaxis.automargin is False and timeline.layout.margin.l >= 7 * len(ids[0])
+
+
+def test_panel_bars_draw_each_measure_on_its_own_axes_with_one_legend():
+    frame = pd.DataFrame({"version": ["v1", "v1", "v2"], "target": ["edge", "cloud", "edge"],
+                          "error_rate": [0.01, 0.02, 0.03], "memory_mb": [300.0, 1500.0, 310.0]})
+    fig = charts.panel_bars(frame, "version", [("error_rate", "error rate (share of calls)", ".2%"),
+                                               ("memory_mb", "peak process RSS (MB)", ".0f")], "version",
+                            color="target")
+    assert [fig.layout.yaxis.title.text, fig.layout.yaxis2.title.text] == [
+        "error rate (share of calls)", "peak process RSS (MB)"]
+    assert fig.layout.xaxis.domain[1] < fig.layout.xaxis2.domain[0]
+    assert {(t.name, t.yaxis) for t in fig.data} == {("edge", "y"), ("cloud", "y"), ("edge", "y2"),
+                                                      ("cloud", "y2")}
+    assert sorted(t.name for t in fig.data if t.showlegend) == ["cloud", "edge"]

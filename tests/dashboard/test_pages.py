@@ -9,7 +9,7 @@ from .conftest import APP, PAGES_DIR
 
 PAGES = {
     "fleet": ("Fleet", ["Per target and model"]),
-    "edge_vs_cloud": ("Edge vs cloud", ["Latency", "Errors and confidence", "Memory and throughput", "Cost"]),
+    "edge_vs_cloud": ("Edge vs cloud", ["Latency", "Errors, memory and throughput", "Confidence", "Cost"]),
     "regressions": ("Regressions", ["Findings", "Evidence"]),
     "devices": ("Devices", ["Online and offline", "Agent health"]),
     "sql_console": ("SQL", []),
