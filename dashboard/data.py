@@ -18,7 +18,8 @@ __all__ = [
     "TTL_S",
     "SourceSettings",
     "clear",
-    "confidence_buckets",
+    "comparison_inputs",
+    "devices",
     "dimensions",
     "has_data",
     "in_background",
@@ -152,6 +153,7 @@ def clear() -> None:
     _named.clear()
     _sql.clear()
     _filtered.clear()
+    _comparison.clear()
 
 
 def has_data() -> bool:
@@ -192,28 +194,32 @@ def dimensions(since: str) -> pd.DataFrame:
         "AND window_start >= CAST($since AS TIMESTAMP) ORDER BY ALL", {"since": since}, ("since",))
 
 
-def confidence_buckets(params: Mapping[str, Any]) -> pd.DataFrame:
-    """Per target: confidence bucket lower bound, width and count, from the merged histograms.
+def comparison_inputs(params: Mapping[str, Any]) -> pd.DataFrame:
+    """The Edge vs cloud page's read (`comparison.INPUTS_SQL`): per version, target and hardware of a model,
+    sums and merged histograms."""
+    return _comparison(settings(), _frozen({k: params.get(k) for k in _FILTERS}))
 
-    Merged from the `regression_inputs` named query (histograms merged in SQL per model, target and
-    hardware; hourly rollups past 6 hours): folding every window's histogram with `hist_merge(list(…))`
-    took ~55 s for a day of a 1,000-device fleet.
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _comparison(where: SourceSettings, params: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
+    from .comparison import bound_sql
+
+    return _source(where).query(*bound_sql(dict(params)))
+
+
+def devices(service: str | None = None, target: str | None = None,
+            hardware: str | None = None) -> pd.DataFrame:
+    """The `devices` named query's rows for these filters, cut from its unfiltered answer.
+
+    The view computes every device whatever the filters (they apply after its GROUP BY; 0.1–0.2 s for
+    1,000 devices either way on the month database), so one cached answer serves every filter choice and
+    both pages that list devices: a filter change within the cache's TTL reads no device list.
     """
-    frame = run_named("regression_inputs", {k: params.get(k) for k in _FILTERS})
-    rows = []
-    for target, part in frame.groupby("target", sort=True) if not frame.empty else []:
-        counts: dict[int, int] = {}
-        width = 0.0
-        for h in part["confidence_hist"]:
-            if not isinstance(h, Mapping) or h.get("counts") is None or not len(h["counts"]):
-                continue
-            width, idx0 = float(h["width"]), int(h.get("idx0") or 0)
-            for k, n in enumerate(h["counts"]):
-                if n:
-                    counts[idx0 + k] = counts.get(idx0 + k, 0) + int(n)
-        rows += [{"target": target, "lower": i * width, "width": width, "count": n}
-                 for i, n in sorted(counts.items())]
-    return pd.DataFrame(rows, columns=["target", "lower", "width", "count"])
+    frame = run_named("devices")
+    for column, value in (("service", service), ("target", target), ("hardware", hardware)):
+        if value is not None:
+            frame = frame[frame[column] == value]
+    return frame.reset_index(drop=True)
 
 
 def online_runs(params: Mapping[str, Any], devices: list[str] | None = None) -> pd.DataFrame:

@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-__all__ = ["recalled", "remembered"]
+__all__ = ["remembered"]
 
 
 def remembered(name: str, default: Any,
@@ -24,7 +24,3 @@ def remembered(name: str, default: Any,
 
     return key, keep
 
-
-def recalled(name: str) -> Any:
-    """The value last chosen in the remembered widget `name`, or None if it was never changed."""
-    return st.session_state.get(f"iw.keep.{name}")

@@ -28,7 +28,7 @@ def _tidy(devices: pd.DataFrame) -> pd.DataFrame:
 
 def body(f: Filters) -> None:
     """Every device the filters select."""
-    devices = data.run_named("devices", {"service": f.service, "target": f.target, "hardware": f.hardware})
+    devices = data.devices(f.service, f.target, f.hardware)
     if devices.empty:
         page.no_match(f)
         return

@@ -7,10 +7,10 @@ from dataclasses import fields
 import pandas as pd
 import streamlit as st
 
-from inferwatch.dashboard import charts, data, page
+from inferwatch.dashboard import charts, comparison, data, histograms, page
 from inferwatch.dashboard.filters import Filters, narrowed
 from inferwatch.dashboard.format import fmt_bytes, fmt_usd
-from inferwatch.dashboard.state import recalled, remembered
+from inferwatch.dashboard.state import remembered
 from inferwatch.dashboard.verdict import slo_verdict
 from inferwatch.queries.cost import CloudPricing, EdgePricing, Pricing, estimate, load_pricing
 
@@ -27,11 +27,14 @@ PRICE_LABELS = {
 POSITIVE = {"concurrency", "utilization", "amortization_months"}
 
 
-def _controls(models: list[str], versions: list[str]) -> tuple[str, str | None, str, float]:
+def _controls(dims: pd.DataFrame) -> tuple[str, str | None, str, float]:
+    """Model, version (None for all), SLO percentile and SLO; models and versions from the filter choices."""
+    models = sorted(dims["model"].dropna().astype(str).unique())
     cols = st.columns([2, 2, 1, 1])
     key, keep = remembered("evc.model", models[0], models)
     model = cols[0].selectbox("Model", models, key=key, on_change=keep)
-    options = [ALL_VERSIONS, *versions]
+    options = [ALL_VERSIONS, *sorted(dims.loc[dims["model"].astype(str) == model, "model_version"]
+                                     .dropna().astype(str).unique())]
     key, keep = remembered("evc.version", ALL_VERSIONS, options)
     version = cols[1].selectbox("Version", options, key=key, on_change=keep)
     key, keep = remembered("evc.percentile", "p95", list(PERCENTILES))
@@ -59,81 +62,55 @@ def _prices() -> Pricing:
     return load_pricing(None, overrides)
 
 
-def _likely_params(f: Filters) -> dict | None:
-    """The per-model parameters the controls will most likely pick, known before the table arrives: the
-    model and version last chosen, else the first model the sidebar's choices list (None if unknown)."""
-    model = recalled("evc.model")
-    if model is None:
-        dims = narrowed(data.dimensions(f.since), f)  # the sidebar's cached answer
-        models = sorted(dims["model"].dropna().astype(str).unique()) if "model" in dims else []
-        if not models:
-            return None
-        model = models[0]
-    version = recalled("evc.version")
-    return f.params(model=model, version=f.version if version in (None, ALL_VERSIONS) else version)
-
-
-def _reads(params: dict) -> tuple:
-    return (lambda: data.run_named("fleet_overview", params), lambda: data.run_named("cost_inputs", params),
-            lambda: data.run_named("latency_cdf", params), lambda: data.confidence_buckets(params))
-
-
 def body(f: Filters) -> None:
-    """Edge and cloud side by side for one model."""
-    likely = _likely_params(f)
-    # the per-model reads start with the table when the choice is known in advance (one round trip less;
-    # a wrong guess only warms the cache)
-    joined = data.in_background(*_reads(likely)) if likely is not None else (lambda: None)
-    table = data.run_named("edge_vs_cloud", f.params())
-    joined()
-    if table.empty:
+    """Edge and cloud side by side for one model.
+
+    Two reads, started together, both for the chosen model: sums and histograms merged per version,
+    target and hardware (`data.comparison_inputs`: the per-version table, the percentiles per target behind
+    the verdict, the CDF and the confidence distribution are all read off them) and the cost inputs.
+    Models and versions to choose from come from the sidebar's filter choices, already read, so nothing
+    waits for another query first.
+    """
+    dims = narrowed(data.dimensions(f.since), f)  # the sidebar's cached answer
+    if dims.empty or "model" not in dims:
         page.no_match(f)
         return
-    models = sorted(table["model"].unique())
-    versions = sorted(table["model_version"].dropna().unique())
-    model, version, percentile, slo = _controls(models, versions)
+    model, version, percentile, slo = _controls(dims)
+    prices = _prices()
     params = f.params(model=model, version=version or f.version)
-    rows = table[table["model"] == model]
-    if version:
-        rows = rows[rows["model_version"] == version]
+    data.prefetch(lambda: data.comparison_inputs(params), lambda: data.run_named("cost_inputs", params))
+    inputs = data.comparison_inputs(params)
+    rows = comparison.table(inputs)
     if rows.empty:
         st.info(f"No calls of {model} {version or ''} in the range.")
         return
-
-    if params != likely:
-        data.prefetch(*_reads(params))
-    merged = data.run_named("fleet_overview", params)
-    costs = estimate(data.run_named("cost_inputs", params), _prices())
-    result = slo_verdict(merged, costs, PERCENTILES[percentile], slo)
+    costs = estimate(data.run_named("cost_inputs", params), prices)
+    result = slo_verdict(histograms.percentiles(inputs), costs, PERCENTILES[percentile], slo)
     {"success": st.success, "warning": st.warning, "error": st.error}[result.level](
         f"**Verdict:** {result.text}", icon=":material/gavel:")
 
     st.subheader("Latency")
     left, right = st.columns(2)
     left.plotly_chart(charts.percentile_bars(rows, slo, title="Percentiles per version"))
-    cdf = data.run_named("latency_cdf", params)
+    cdf = histograms.cdf_points(inputs, model)
     if not cdf.empty:
         right.plotly_chart(charts.latency_cdf(cdf, slo, title=f"Latency CDF ({version or 'all versions'})"))
 
-    st.subheader("Errors and confidence")
-    left, right = st.columns(2)
-    by_version = rows.assign(version="v" + rows["model_version"].astype(str))
-    left.plotly_chart(charts.bars(by_version, "version", "error_rate", "version",
-                                  "error rate (share of calls)", color="target", title="Error rate",
-                                  text_format=".2%"))
-    buckets = data.confidence_buckets(params)
-    if not buckets.empty:
-        right.plotly_chart(charts.confidence_distribution(buckets, title="Confidence distribution"))
-    else:
-        right.info("No confidence values recorded (pass `confidence=` to `observe`).")
+    st.subheader("Errors, memory and throughput")
+    by_version = rows.assign(version="v" + rows["model_version"].astype(str),
+                             memory_mb=rows["memory_rss_max_bytes"] / 1e6)
+    # one figure with three panels: a chart each cost the browser ~20-30 ms more to set up and draw
+    st.plotly_chart(charts.panel_bars(by_version, "version", [
+        ("error_rate", "error rate (share of calls)", ".2%"), ("memory_mb", "peak process RSS (MB)", ".0f"),
+        ("calls_per_s", "throughput, whole fleet (calls/s)", ".3s")], "version", color="target",
+        title="Error rate, memory and throughput per version"))
 
-    st.subheader("Memory and throughput")
-    left, right = st.columns(2)
-    memory = by_version.assign(memory_mb=by_version["memory_rss_max_bytes"] / 1e6)
-    left.plotly_chart(charts.bars(memory, "version", "memory_mb", "version", "peak process RSS (MB)",
-                                  color="target", title="Memory", text_format=".0f"))
-    right.plotly_chart(charts.bars(by_version, "version", "calls_per_s", "version", "throughput (calls/s)",
-                                   color="target", title="Throughput (whole fleet)", text_format=".3s"))
+    st.subheader("Confidence")
+    buckets = histograms.confidence_buckets(inputs)
+    if not buckets.empty:
+        st.plotly_chart(charts.confidence_distribution(buckets, title="Confidence distribution"))
+    else:
+        st.info("No confidence values recorded (pass `confidence=` to `observe`).")
 
     st.subheader("Cost")
     _cost_section(costs)

@@ -16,7 +16,6 @@ def body(f: Filters) -> None:
     (they fill their places when they arrive). On a tab's first run the first charts' frames go out before
     any query, so the browser loads plotly.js meanwhile (see skeleton.py)."""
     minutes = bucket_minutes(f)
-    device_params = {"service": f.service, "target": f.target, "hardware": f.hardware}
     cols = st.columns(4)
     section = st.empty()  # the per-target charts' place: empty frames on a tab's first run
     with section.container():
@@ -29,7 +28,7 @@ def body(f: Filters) -> None:
         section.empty()
         page.no_match(f)
         return
-    joined = data.in_background(lambda: data.run_named("devices", device_params),
+    joined = data.in_background(lambda: data.devices(f.service, f.target, f.hardware),
                                 lambda: data.run_named("hourly_trend", f.params(bucket_minutes=minutes)))
     calls, errors = int(overview["calls"].sum()), int(overview["errors"].sum())
     worst = overview.loc[overview["latency_ms_p95"].idxmax()]
@@ -55,7 +54,7 @@ def body(f: Filters) -> None:
     })
 
     joined()
-    devices = data.run_named("devices", device_params)
+    devices = data.devices(f.service, f.target, f.hardware)
     online = int((devices["silent_s"] <= ONLINE_WITHIN_S).sum()) if not devices.empty else 0
     online_slot.metric("Devices online", f"{online} / {len(devices)}",
                        help=f"Devices heard from in the last {ONLINE_WITHIN_S // 60} minutes")

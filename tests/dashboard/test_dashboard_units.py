@@ -107,3 +107,31 @@ def test_a_single_time_bucket_is_shown_one_step_either_side():
     assert (lo, hi) == (pd.Timestamp("2026-11-23 14:30"), pd.Timestamp("2026-11-23 15:00"))
     longer = pd.DataFrame({"bucket": pd.date_range("2026-11-23", periods=3, freq="15min"), "v": [1.0] * 3})
     assert charts.time_series(longer, "bucket", "v", "v", step=step).layout.xaxis.range is None
+
+
+def test_charts_have_fixed_margins_with_room_for_long_device_labels():
+    """plotly.js does not grow the margins (that draws each chart twice); they leave room for the labels."""
+    ids = [f"edge-gateway-{i:03d}" for i in range(40)]
+    frame = pd.DataFrame({"device_id": ids, "silent_s": range(40), "target": ["edge"] * 40})
+    fig = charts.bars(frame, "device_id", "silent_s", "device", "silent for (s)", color="target")
+    assert fig.layout.xaxis.automargin is False and fig.layout.margin.autoexpand is False
+    assert fig.layout.xaxis.tickangle == -90 and fig.layout.margin.b >= 7 * len(ids[0])
+    runs = pd.DataFrame({"device_id": ids[:3], "target": ["edge"] * 3, "hardware": ["pi"] * 3,
+                         "online_from": pd.to_datetime(["2026-01-01"] * 3),
+                         "online_until": pd.to_datetime(["2026-01-02"] * 3)})
+    timeline = charts.online_timeline(runs)
+    assert timeline.layout.yaxis.automargin is False and timeline.layout.margin.l >= 7 * len(ids[0])
+
+
+def test_panel_bars_draw_each_measure_on_its_own_axes_with_one_legend():
+    frame = pd.DataFrame({"version": ["v1", "v1", "v2"], "target": ["edge", "cloud", "edge"],
+                          "error_rate": [0.01, 0.02, 0.03], "memory_mb": [300.0, 1500.0, 310.0]})
+    fig = charts.panel_bars(frame, "version", [("error_rate", "error rate (share of calls)", ".2%"),
+                                               ("memory_mb", "peak process RSS (MB)", ".0f")], "version",
+                            color="target")
+    assert [fig.layout.yaxis.title.text, fig.layout.yaxis2.title.text] == [
+        "error rate (share of calls)", "peak process RSS (MB)"]
+    assert fig.layout.xaxis.domain[1] < fig.layout.xaxis2.domain[0]
+    assert {(t.name, t.yaxis) for t in fig.data} == {("edge", "y"), ("cloud", "y"), ("edge", "y2"),
+                                                      ("cloud", "y2")}
+    assert sorted(t.name for t in fig.data if t.showlegend) == ["cloud", "edge"]

@@ -11,7 +11,7 @@ from .conftest import APP, PAGES_DIR
 
 PAGES = {
     "fleet": ("Fleet", ["Per target and model"]),
-    "edge_vs_cloud": ("Edge vs cloud", ["Latency", "Errors and confidence", "Memory and throughput", "Cost"]),
+    "edge_vs_cloud": ("Edge vs cloud", ["Latency", "Errors, memory and throughput", "Confidence", "Cost"]),
     "regressions": ("Regressions", ["Findings", "Evidence"]),
     "devices": ("Devices", ["Online and offline", "Agent health"]),
     "sql_console": ("SQL", []),
@@ -218,6 +218,19 @@ def test_online_runs_can_be_read_for_chosen_devices_only(seeded_collector, use_s
     assert set(everyone["device_id"]) > {one}
     assert set(chosen["device_id"]) == {one}
     assert len(chosen) == int((everyone["device_id"] == one).sum())
+
+
+def test_device_list_cut_from_the_unfiltered_answer_equals_the_filtered_query(seeded_collector, use_source):
+    use_source(collector=seeded_collector.url)
+    from inferwatch import queries
+    from inferwatch.dashboard import data
+
+    source = queries.connect(collector=seeded_collector.url)
+    for target in ("edge", "cloud"):
+        cut = data.devices(target=target)
+        asked = queries.run("devices", {"target": target}, source)
+        assert list(cut["device_id"]) == list(asked["device_id"]) and len(cut) > 0
+    assert len(data.devices()) == len(queries.run("devices", {}, source))
 
 
 def test_a_page_run_freezes_the_long_lived_heap_once(empty_db, use_source):
