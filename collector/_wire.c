@@ -53,7 +53,7 @@ static int configured;
 /* Interned strings. */
 static PyObject *s_gauge, *s_sum, *s_histogram, *s_exp_histogram, *s_lat, *s_conf, *s_empty;
 static PyObject *s_exp, *s_explicit;
-static PyObject *n_RESOURCES, *n_SERIES, *n_SCOPES, *n_resource, *n_scope, *n_series;
+static PyObject *n_RESOURCES, *n_SERIES, *n_SCOPES, *n_resource, *n_scope, *n_series, *n_inference, *n_metrics;
 
 /* Per call: caches and cache-miss functions, looked up on the modules each call (never stale). */
 typedef struct {
@@ -785,22 +785,23 @@ static PyObject *configure(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_TypeError, "unexpected AGENT_CONFIDENCE_BOUNDS");
         return NULL;
     }
+    /* The C path tells inference metrics by these two names: check that they are all of them. */
     PyObject *dur = attr(d, "DURATION"), *conf = attr(d, "CONFIDENCE");
-    if (dur && conf) {
+    names = attr(d, "INFERENCE_METRICS");
+    int ok = dur && conf && names && PyUnicode_Check(dur) && PyUnicode_Check(conf) &&
+             PyTuple_CheckExact(names) && PyTuple_GET_SIZE(names) == 2 &&
+             PyUnicode_Compare(PyTuple_GET_ITEM(names, 0), dur) == 0 &&
+             PyUnicode_Compare(PyTuple_GET_ITEM(names, 1), conf) == 0;
+    if (ok) {
         duration_name = PyUnicode_AsUTF8String(dur);
         confidence_name = PyUnicode_AsUTF8String(conf);
     }
     Py_XDECREF(dur);
     Py_XDECREF(conf);
-    if (!duration_name || !confidence_name)
+    Py_XDECREF(names);
+    if (PyErr_Occurred())
         return NULL;
-    /* The C path tells inference metrics by these two names: check that they are all of them. */
-    names = attr(d, "INFERENCE_METRICS");
-    if (names == NULL)
-        return NULL;
-    int ok = PyTuple_CheckExact(names) && PyTuple_GET_SIZE(names) == 2;
-    Py_DECREF(names);
-    if (!ok) {
+    if (!ok || !duration_name || !confidence_name) {
         PyErr_SetString(PyExc_TypeError, "INFERENCE_METRICS is not (DURATION, CONFIDENCE)");
         return NULL;
     }
@@ -858,8 +859,12 @@ static PyObject *decode(PyObject *self, PyObject *body)
         else
             rc = resource_metrics(&c, fs, fe);
     }
-    if (!rc)
-        result = PyObject_CallFunctionObjArgs(decoded_cls, c.inference, c.metrics, NULL);
+    if (!rc) { /* Decoded(), then its row lists: as the Python walker fills it, whatever its other fields */
+        result = PyObject_CallNoArgs(decoded_cls);
+        if (result != NULL && (PyObject_SetAttr(result, n_inference, c.inference) < 0 ||
+                               PyObject_SetAttr(result, n_metrics, c.metrics) < 0))
+            Py_CLEAR(result);
+    }
 done:
     Py_XDECREF(c.resources);
     Py_XDECREF(c.series);
@@ -914,8 +919,11 @@ PyMODINIT_FUNC PyInit__wire(void)
     n_resource = intern("_resource");
     n_scope = intern("_scope");
     n_series = intern("_series");
+    n_inference = intern("inference");
+    n_metrics = intern("metrics");
     if (!s_gauge || !s_sum || !s_histogram || !s_exp_histogram || !s_lat || !s_conf || !s_empty || !s_exp ||
-        !s_explicit || !n_RESOURCES || !n_SERIES || !n_SCOPES || !n_resource || !n_scope || !n_series)
+        !s_explicit || !n_RESOURCES || !n_SERIES || !n_SCOPES || !n_resource || !n_scope || !n_series || !n_inference ||
+        !n_metrics)
         return NULL;
     return PyModule_Create(&module);
 }
