@@ -11,12 +11,19 @@ Why: reading fields through upb wrappers costs 0.1–0.4 µs per access and crea
 metric and point dominated the decode; here a point costs one pass over its tags, the bucket counts stay
 as their packed bytes (converted for a whole write batch at once by `hist_convert.hist_array`), and
 attribute sets are looked up by their serialized bytes.
+
+When the C extension `_wire` (collector/_wire.c) is built, decode_wire first lets it read the request;
+it builds the same rows from the same caches, and gives up (None) on anything but the common case,
+for the Python walker (`_walk`) below. `COMPILED` says whether it is in use.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import struct
+import sys
+import warnings
 
 import numpy as np
 from google.protobuf.message import DecodeError
@@ -27,7 +34,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from . import otlp_decode as _d
 from .hist_convert import AGENT_CONFIDENCE_BOUNDS, varint_segments
 
-__all__ = ["Unusual", "decode_wire"]
+__all__ = ["COMPILED", "Unusual", "decode_wire"]
 
 _Q = struct.Struct("<Q").unpack_from
 _D = struct.Struct("<d").unpack_from
@@ -151,6 +158,15 @@ def _series(name: str, scope: str, res_id: int, res_json: str, akey: bytes, cls)
 
 def decode_wire(b: bytes) -> _d.Decoded:
     """Rows of a serialized ExportMetricsServiceRequest (see the module docstring); raises Unusual."""
+    if _compiled is not None:  # the C path (collector/_wire.c), None when it gives up
+        got = _compiled(b)
+        if got is not None:
+            return got
+    return _walk(b)
+
+
+def _walk(b: bytes) -> _d.Decoded:
+    """decode_wire's Python walker: the reference the compiled path must equal."""
     out = _d.Decoded()
     defer: list = []
     try:
@@ -705,3 +721,19 @@ def _vector_bad(items: list) -> list[int]:
                 wrong = (total != expected) | (ftotal > 2.0**63) | has_big
             bad += [group[k] for k in np.flatnonzero(wrong).tolist()]
     return sorted(bad)
+
+
+# The compiled path reads the common case in C and gives up on the rest (see collector/_wire.c); it is
+# absent when the package was built without a C compiler. INFERWATCH_NO_COMPILED=1 turns it off.
+try:
+    from . import _wire
+except ImportError:
+    _wire = None
+_compiled = None
+if _wire is not None and not os.environ.get("INFERWATCH_NO_COMPILED"):
+    try:
+        _wire.configure(sys.modules[__name__], _d, np)
+        _compiled = _wire.decode
+    except (AttributeError, TypeError) as exc:  # a build that does not match these modules
+        warnings.warn(f"compiled OTLP decoder not used: {exc!r}", RuntimeWarning, stacklevel=1)
+COMPILED: bool = _compiled is not None
