@@ -96,7 +96,6 @@ class DecodePool:
             raise ValueError("a decode pool needs at least one worker")
         self.workers = workers
         self.restarts = 0
-        self.tasks = 0
         self._lock = threading.Lock()
         self._executor = self._new_executor()
 
@@ -118,7 +117,6 @@ class DecodePool:
         """`ingest_prepare.prepare(received, tables=True, **kwargs)` in a worker; WorkerLost if it died."""
         executor = self._executor
         loop = asyncio.get_running_loop()
-        self.tasks += 1
         try:
             prepared = await loop.run_in_executor(executor, _prepare_in_worker, received, kwargs)
         except BrokenProcessPool:
