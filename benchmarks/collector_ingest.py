@@ -9,7 +9,10 @@ catches up, so the acknowledged rate alone can exceed what the collector sustain
 the first ~150,000 histogram points' bodies and writes them to DuckDB in the same batch sizes without
 HTTP or WAL, on one thread.
 
-    .venv/bin/python benchmarks/collector_ingest.py [--seconds 10] [--clients 6]
+    .venv/bin/python benchmarks/collector_ingest.py [--seconds 10] [--clients 6] [--decode-workers N]
+        [--batch-points N] [--decode-min-kb KB]
+
+Collector options left out take the collector's defaults; the ceiling writes in the collector's batch size.
 """
 
 from __future__ import annotations
@@ -232,7 +235,14 @@ def load(port: int, bodies: list[bytes], clients: int, seconds: float) -> tuple[
     return ok[0], time.monotonic() - started, latencies, failed[0]
 
 
-def run_shape(name: str, devices_per_request: int, clients: int, seconds: float) -> dict:
+def run_shape(
+    name: str,
+    devices_per_request: int,
+    clients: int,
+    seconds: float,
+    collector_args: list[str],
+    batch_points: int,
+) -> dict:
     n_requests = int(seconds * 60_000 / (10 * devices_per_request))  # enough for 60,000 hist points/s
     bodies, hist_per_req, points_per_req = build_bodies(
         n_requests, devices_per_request, seed=devices_per_request
@@ -249,6 +259,7 @@ def run_shape(name: str, devices_per_request: int, clients: int, seconds: float)
                 os.path.join(tmp, "bench.duckdb"),
                 "--port",
                 str(port),
+                *collector_args,
             ],
             stderr=subprocess.DEVNULL,
         )
@@ -280,7 +291,7 @@ def run_shape(name: str, devices_per_request: int, clients: int, seconds: float)
     lat.sort()
     http_rate = ok * hist_per_req / committed
     # the ceiling on the first ~150,000 histogram points sent (caches warm after the first minute's windows)
-    ceil = ceiling(bodies[: max(1, min(ok, 150_000 // hist_per_req))], hist_per_req)
+    ceil = ceiling(bodies[: max(1, min(ok, 150_000 // hist_per_req))], hist_per_req, batch_points)
     return {
         "shape": name,
         "devices_per_request": devices_per_request,
@@ -298,6 +309,9 @@ def run_shape(name: str, devices_per_request: int, clients: int, seconds: float)
         "latency_p50_ms": round(1000 * lat[len(lat) // 2], 2) if lat else None,
         "latency_p99_ms": round(1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))], 2) if lat else None,
         "clients": clients,
+        "collector_args": collector_args,
+        "decode_workers": stats.get("decode_workers"),
+        "requests_decoded_in_workers": stats.get("requests_decoded_in_workers"),
         "points_written": stats.get("points_written"),
         "batches": stats.get("batches"),
     }
@@ -307,14 +321,34 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--clients", type=int, default=6)
+    ap.add_argument("--decode-workers", type=int, default=None, help="collector default if left out")
+    ap.add_argument("--batch-points", type=int, default=None, help="collector default if left out")
+    ap.add_argument("--decode-min-kb", type=float, default=None, help="collector default if left out")
+    ap.add_argument("--shapes", default="gateway,agent", help="comma-separated: gateway, agent")
     args = ap.parse_args()
+    from inferwatch.collector.service import CollectorSettings
+
+    collector_args = []
+    for flag, value in (
+        ("--decode-workers", args.decode_workers),
+        ("--batch-points", args.batch_points),
+        ("--decode-min-kb", args.decode_min_kb),
+    ):
+        if value is not None:
+            collector_args += [flag, str(value)]
+    batch_points = args.batch_points or CollectorSettings.batch_points
+    shapes = {
+        "gateway": ("gateway (40 device-windows per request)", 40),
+        "agent": ("agent (1 device-window per request)", 1),
+    }
     rows = [
-        run_shape("gateway (40 device-windows per request)", 40, args.clients, args.seconds),
-        run_shape("agent (1 device-window per request)", 1, args.clients, args.seconds),
+        run_shape(*shapes[s.strip()], args.clients, args.seconds, collector_args, batch_points)
+        for s in args.shapes.split(",")
     ]
     doc = {
         "machine": f"{os.cpu_count()} cores",
         "python": sys.version.split()[0],
+        "collector_args": collector_args,
         "results": rows,
         "target": {"hist_points_per_s": 50_000, "ratio_to_ceiling": 0.7},
     }
@@ -331,7 +365,7 @@ def main() -> None:
             f"{r['ratio_to_ceiling']:>6.2f} {r['latency_p50_ms']:>7} {r['latency_p99_ms']:>7}"
             f" {r['requests_ok']:>7}"
         )
-    print(f"wrote {RESULTS}")
+    print(f"collector: {' '.join(collector_args) or 'defaults'}; wrote {RESULTS}")
 
 
 if __name__ == "__main__":

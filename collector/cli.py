@@ -7,6 +7,7 @@ import logging
 
 import click
 
+from .decode_pool import default_decode_workers
 from .service import CollectorSettings
 
 __all__ = ["collector"]
@@ -17,6 +18,25 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return host == "localhost"
+
+
+class _WorkerCount(click.ParamType):
+    """A number of decode worker processes, 0 to 64."""
+
+    name = "N"
+
+    def convert(self, value, param, ctx):
+        try:
+            n = int(value)
+        except (TypeError, ValueError):
+            n = -1
+        if not 0 <= n <= 64:
+            self.fail(
+                f"{value!r} is not a number of processes: give 0 (decode in the collector's process) to 64",
+                param,
+                ctx,
+            )
+        return n
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -92,6 +112,30 @@ def _loopback(host: str) -> bool:
     help="Write queue bound; beyond it requests get 503 + Retry-After.",
 )
 @click.option(
+    "--batch-points",
+    type=click.IntRange(1, None),
+    default=CollectorSettings.batch_points,
+    show_default=True,
+    help="Points per DuckDB transaction when requests arrive faster than the writer commits.",
+)
+@click.option(
+    "--decode-workers",
+    envvar="INFERWATCH_DECODE_WORKERS",
+    type=_WorkerCount(),
+    default=default_decode_workers(),
+    show_default=True,
+    help="Processes that decode large OTLP/HTTP requests and build their Arrow tables, beside the "
+    "collector's own; 0 decodes everything in the collector's process (env INFERWATCH_DECODE_WORKERS).",
+)
+@click.option(
+    "--decode-min-kb",
+    type=click.FloatRange(0, None),
+    default=CollectorSettings.decode_min_bytes / 1024,
+    show_default=True,
+    help="Requests smaller than this (as received) are decoded in the collector's process: for them "
+    "the round trip to a worker costs more than it saves.",
+)
+@click.option(
     "--rollout-scan-minutes",
     envvar="INFERWATCH_ROLLOUT_SCAN_MINUTES",
     type=click.FloatRange(0, None),
@@ -114,6 +158,9 @@ def collector(
     raw_retention_hours,
     max_request_mb,
     max_queue_points,
+    batch_points,
+    decode_workers,
+    decode_min_kb,
     rollout_scan_minutes,
     query_timeout,
     query_max_rows,
@@ -125,6 +172,7 @@ def collector(
     Examples:
       inferwatch collector --db ./inferwatch.duckdb --port 4318
       inferwatch collector --db /var/lib/inferwatch.duckdb --grpc-port 4317 --retention-days 90
+      inferwatch collector --decode-workers 0      # decode every request in the collector's process
       INFERWATCH_INGEST_TOKEN=dev INFERWATCH_QUERY_TOKEN=ops inferwatch collector --host 0.0.0.0
       curl -s localhost:4318/v1/query -d '{"sql": "SELECT * FROM inference_windows LIMIT 5"}'
 
@@ -154,6 +202,9 @@ def collector(
         query_token=query_token,
         max_request_bytes=int(max_request_mb * 1024 * 1024),
         max_queue_points=max_queue_points,
+        batch_points=batch_points,
+        decode_workers=decode_workers,
+        decode_min_bytes=int(decode_min_kb * 1024),
         raw_retention_hours=raw_retention_hours,
         retention_days=retention_days,
         rollout_scan_interval_s=rollout_scan_minutes * 60,

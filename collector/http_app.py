@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import zlib
 
 import pyarrow as pa
 from google.protobuf import json_format
@@ -16,9 +15,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from .ingest_prepare import TooLarge
 from .otlp_decode import DecodeFailure
 from .sandbox import QueryError, run_query, to_csv, to_json_document
-from .service import Collector, Overloaded
+from .service import Collector, Overloaded, WorkerLost
 
 __all__ = ["create_app", "token_ok"]
 
@@ -27,10 +27,6 @@ JSON = "application/json"
 ARROW = "application/vnd.apache.arrow.stream"
 # google.rpc.Code values
 INVALID_ARGUMENT, UNAUTHENTICATED, UNAVAILABLE, RESOURCE_EXHAUSTED = 3, 16, 14, 8
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def token_ok(expected: str | None, authorization: str | None) -> bool:
@@ -52,29 +48,15 @@ def _status(code: int, message: str, http: int, as_json: bool, headers: dict | N
 async def _read_body(request: Request, limit: int) -> bytes:
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit:
-        raise _TooLarge()
+        raise TooLarge()
     chunks = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _TooLarge()
+            raise TooLarge()
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _gunzip(data: bytes, limit: int) -> bytes:
-    """Decompress gzip (or zlib) data, refusing output past limit bytes (gzip bombs)."""
-    d = zlib.decompressobj(wbits=47)  # auto-detect gzip or zlib header
-    try:
-        out = d.decompress(data, limit + 1)
-    except zlib.error as exc:
-        raise DecodeFailure(f"invalid gzip body: {exc}") from None
-    if len(out) > limit or d.unconsumed_tail:
-        raise _TooLarge()
-    if not d.eof:
-        raise DecodeFailure("truncated gzip body")
-    return out
 
 
 def create_app(collector: Collector) -> Starlette:
@@ -106,10 +88,8 @@ def create_app(collector: Collector) -> Starlette:
         limit = settings.max_request_bytes
         try:
             received = await _read_body(request, limit)
-            gzipped = received if encoding == "gzip" else None
-            body = _gunzip(received, limit) if gzipped is not None else received
-            result = await collector.ingest_async(body, as_json, gzipped)
-        except _TooLarge:
+            result = await collector.ingest_async(received, as_json, gzipped=encoding == "gzip")
+        except TooLarge:
             collector.requests_invalid += 1
             return _status(
                 INVALID_ARGUMENT, f"request larger than {limit} bytes (after decompression)", 413, as_json
@@ -117,7 +97,7 @@ def create_app(collector: Collector) -> Starlette:
         except DecodeFailure as exc:
             collector.requests_invalid += 1
             return _status(INVALID_ARGUMENT, str(exc), 400, as_json)
-        except Overloaded as exc:
+        except (Overloaded, WorkerLost) as exc:
             return _status(UNAVAILABLE, str(exc), 503, as_json, {"Retry-After": str(exc.retry_after_s)})
         except ClientDisconnect:
             return Response(status_code=400)
@@ -136,7 +116,7 @@ def create_app(collector: Collector) -> Starlette:
             )
         try:
             doc = json.loads(await _read_body(request, 1024 * 1024) or b"{}")
-        except (_TooLarge, ValueError):
+        except (TooLarge, ValueError):
             return JSONResponse(
                 {"error": 'send a JSON body {"sql": "...", "params": {...}} under 1 MiB'}, 400
             )

@@ -2,6 +2,11 @@
 
 Rows are transposed with `zip(*rows)` (in C) and every column goes through numpy; strings that repeat
 (resources, labels, metric names, attribute JSON) become dictionary-encoded columns.
+
+Tables are built CHUNK_ROWS rows at a time and concatenated: the histogram columns go through
+bucket-level temporaries (~200 int64 per point), so one 270,000-row build allocated ~1 GB and cost
+15 µs per row against 10 µs in 18,000-row pieces (memory traffic and page faults, not the garbage
+collector: disabling it changed nothing).
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ import pyarrow as pa
 
 from .hist_convert import hist_array, prepare_latency, prepare_linear
 
-__all__ = ["inference_table", "metric_table"]
+__all__ = ["CHUNK_ROWS", "inference_table", "metric_table"]
 
 _TS = pa.timestamp("us")
+CHUNK_ROWS = 16_384
 _QUANTILES = pa.list_(pa.struct([("quantile", pa.float64()), ("value", pa.float64())]))
 
 
@@ -54,7 +60,27 @@ def _resource_columns(res: tuple) -> tuple[dict, list, np.ndarray]:
     )
 
 
+def _chunked(build, rows: list[tuple], received_ns: int) -> pa.Table:
+    if len(rows) <= CHUNK_ROWS:
+        return build(rows, received_ns)
+    return pa.concat_tables(
+        [build(rows[i : i + CHUNK_ROWS], received_ns) for i in range(0, len(rows), CHUNK_ROWS)]
+    )
+
+
 def inference_table(rows: list[tuple], received_ns: int) -> pa.Table:
+    """The `inference_points` batch of rows (sid, start, end, temporality, kind, res, model, version,
+    err, hist), built CHUNK_ROWS at a time."""
+    return _chunked(_inference_chunk, rows, received_ns)
+
+
+def metric_table(rows: list[tuple], received_ns: int) -> pa.Table:
+    """The `metric_points` batch of rows (sid, start, end, temporality, metric, type, unit, monotonic,
+    res, attrs_json, value, hist, quantiles), built CHUNK_ROWS at a time."""
+    return _chunked(_metric_chunk, rows, received_ns)
+
+
+def _inference_chunk(rows: list[tuple], received_ns: int) -> pa.Table:
     """The `inference_points` batch of rows (sid, start, end, temporality, kind, res, model, version,
     err, hist)."""
     n = len(rows)
@@ -87,7 +113,7 @@ def inference_table(rows: list[tuple], received_ns: int) -> pa.Table:
     return pa.table(out)
 
 
-def metric_table(rows: list[tuple], received_ns: int) -> pa.Table:
+def _metric_chunk(rows: list[tuple], received_ns: int) -> pa.Table:
     """The `metric_points` batch of (sid, start, end, temporality, metric, type, unit, monotonic, res,
     attrs_json, value, hist, quantiles)."""
     n = len(rows)

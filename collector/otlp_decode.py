@@ -51,11 +51,14 @@ class Decoded:
     metrics: list[tuple] = field(default_factory=list)
     rejected: int = 0
     errors: list[str] = field(default_factory=list)
+    # (inference_points, metric_points) Arrow tables of delta points built by a decode worker, or None
+    tables: tuple | None = None
+    table_rows: int = 0
 
     @property
     def points(self) -> int:
         """Accepted points."""
-        return len(self.inference) + len(self.metrics)
+        return len(self.inference) + len(self.metrics) + self.table_rows
 
     def reject(self, n: int, why: str) -> None:
         """Count n rejected points, keeping the first few reasons."""

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .decode_pool import DecodePool, WorkerLost
 from .findings import RolloutWatch
-from .otlp_decode import Decoded, decode_protobuf, decode_request
+from .ingest_prepare import Prepared, prepare
+from .otlp_decode import Decoded, decode_protobuf
 from .store import Store
-from .wal import GZIP_MAGIC, WriteAheadLog
+from .wal import WriteAheadLog
 from .writer import Writer
 
-__all__ = ["Collector", "CollectorSettings", "IngestResult", "Overloaded"]
+__all__ = ["Collector", "CollectorSettings", "IngestResult", "Overloaded", "WorkerLost"]
 
 log = logging.getLogger("inferwatch.collector")
 
@@ -42,7 +44,7 @@ class CollectorSettings:
     query_token: str | None = None
     max_request_bytes: int = 16 * 1024 * 1024
     max_queue_points: int = 500_000
-    batch_points: int = 50_000
+    batch_points: int = 250_000  # larger transactions commit cheaper per point (docs/collector.md, Limits)
     batch_delay_s: float = 0.25
     raw_retention_hours: float = 48.0
     retention_days: float = 30.0
@@ -52,6 +54,8 @@ class CollectorSettings:
     query_max_rows: int = 100_000
     wal_dir: str | None = None
     fsync: bool = True
+    decode_workers: int = 0  # processes decoding large OTLP/HTTP requests; 0: in the collector's process
+    decode_min_bytes: int = 16 * 1024  # smaller requests (as received) are decoded in-process
 
 
 @dataclass
@@ -86,7 +90,9 @@ class Collector:
         )
         self.rollout_watch = RolloutWatch(self.store.con, settings.rollout_scan_interval_s,
                                           first_after_s=settings.maintenance_interval_s, clock=clock)
+        self.decode_pool: DecodePool | None = None
         self.requests = 0
+        self.requests_decoded_in_workers = 0
         self.points_accepted = 0
         self.points_rejected = 0
         self.requests_refused = 0  # 503: queue full
@@ -106,6 +112,8 @@ class Collector:
             self.writer.put(seq, decoded)
             self.replayed += 1
         self.wal.start()
+        if self.settings.decode_workers > 0:
+            self.decode_pool = DecodePool(self.settings.decode_workers).start()
         self.rollout_watch.start()
         if self.replayed:
             log.info("inferwatch collector: replayed %d requests from the write-ahead log", self.replayed)
@@ -118,6 +126,8 @@ class Collector:
             return
         self._stopped = True
         self.rollout_watch.stop()
+        if self.decode_pool is not None:
+            self.decode_pool.close()
         self.wal.close()
         self.writer.stop()
         self.wal.release(self.writer.committed_seq)
@@ -127,19 +137,12 @@ class Collector:
         self.wal.release(seq)
 
     # ------------------------------------------------------------- ingest
-    def _prepare(self, body: bytes, is_json: bool) -> tuple[bytes, Decoded]:
-        payload, decoded = decode_request(body, is_json)
+    def _oldest_ns(self) -> int:
+        """Points ending before this are past raw retention (the oldest kept hour, plus one of margin)."""
         cutoff = Store.raw_cutoff(
             datetime.fromtimestamp(self.clock(), timezone.utc), self.settings.raw_retention_hours
         )
-        oldest = int(cutoff.replace(tzinfo=timezone.utc).timestamp() * 1e9) + 3600 * 10**9
-        old_i = [r for r in decoded.inference if r[1] < oldest and r[2] < oldest]
-        old_m = [r for r in decoded.metrics if r[2] < oldest]
-        if old_i or old_m:
-            decoded.inference = [r for r in decoded.inference if not (r[1] < oldest and r[2] < oldest)]
-            decoded.metrics = [r for r in decoded.metrics if r[2] >= oldest]
-            decoded.reject(len(old_i) + len(old_m), "points older than the raw retention window")
-        return payload, decoded
+        return int(cutoff.replace(tzinfo=timezone.utc).timestamp() * 1e9) + 3600 * 10**9
 
     def _admit(self, decoded: Decoded) -> None:
         with self._lock:
@@ -155,12 +158,19 @@ class Collector:
             self.points_rejected += decoded.rejected
         return IngestResult(decoded.points, decoded.rejected, decoded.error_message)
 
-    async def ingest_async(self, body: bytes, is_json: bool, gzipped: bytes | None = None) -> IngestResult:
-        """Decode, validate, append to the WAL and return once durable (raises DecodeFailure/Overloaded).
-        `gzipped`: the gzip member `body` was decompressed from; a protobuf request is logged as that."""
-        payload, decoded = self._prepare(body, is_json)
-        if gzipped is not None and not is_json and gzipped.startswith(GZIP_MAGIC):
-            payload = gzipped
+    async def ingest_async(self, received: bytes, is_json: bool, gzipped: bool = False) -> IngestResult:
+        """Decode, validate, append to the WAL and return once durable (raises DecodeFailure, TooLarge,
+        Overloaded or WorkerLost). `received`: the body as it arrived (gzip'ed when `gzipped`); requests
+        of at least decode_min_bytes go to the decode workers when there are any."""
+        limit = self.settings.max_request_bytes
+        kwargs = dict(is_json=is_json, gzipped=gzipped, limit=limit, oldest_ns=self._oldest_ns())
+        if self.decode_pool is not None and len(received) >= self.settings.decode_min_bytes:
+            with self._lock:
+                self.requests_decoded_in_workers += 1
+            prepared = await self.decode_pool.prepare(received, **kwargs)
+        else:
+            prepared = prepare(received, **kwargs)
+        decoded = prepared.decoded
         self._admit(decoded)
         if decoded.points:
             loop = asyncio.get_running_loop()
@@ -170,16 +180,21 @@ class Collector:
                 self.writer.put(seq, item)
                 loop.call_soon_threadsafe(_resolve, future, seq)
 
-            self.wal.submit(payload, decoded, done)
+            self.wal.submit(_payload(prepared, received), decoded, done)
             await future
         return self._result(decoded)
 
     def ingest_sync(self, body: bytes, is_json: bool = False) -> IngestResult:
-        """The blocking form of ingest_async (gRPC handlers run in a thread pool)."""
-        payload, decoded = self._prepare(body, is_json)
+        """The blocking form of ingest_async for an uncompressed body (gRPC handlers run in a thread
+        pool), always decoded in-process."""
+        prepared = prepare(
+            body, is_json=is_json, gzipped=False, limit=self.settings.max_request_bytes,
+            oldest_ns=self._oldest_ns(),
+        )
+        decoded = prepared.decoded
         self._admit(decoded)
         if decoded.points:
-            self.wal.append(payload, decoded, lambda seq, item: self.writer.put(seq, item))
+            self.wal.append(_payload(prepared, body), decoded, lambda seq, item: self.writer.put(seq, item))
         return self._result(decoded)
 
     # ------------------------------------------------------------- health and metrics
@@ -206,6 +221,9 @@ class Collector:
             "wal_bytes": self.wal.size_bytes(),
             "wal_fsyncs": self.wal.fsyncs,
             "wal_replayed_requests": self.replayed,
+            "decode_workers": self.decode_pool.workers if self.decode_pool else 0,
+            "requests_decoded_in_workers": self.requests_decoded_in_workers,
+            "decode_worker_restarts": self.decode_pool.restarts if self.decode_pool else 0,
             "db_bytes": self.store.size_bytes(),
             "rollup_runs": w.rollup_runs,
         }
@@ -216,6 +234,10 @@ class Collector:
         while self.wal.pending and time.monotonic() < deadline:
             time.sleep(0.005)
         return self.writer.wait_idle(max(0.0, deadline - time.monotonic()))
+
+
+def _payload(prepared: Prepared, received: bytes) -> bytes:
+    return received if prepared.payload is None else prepared.payload
 
 
 def _resolve(future: asyncio.Future, seq: int) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .histsql import merge_sql as _merge_sql
 from .ingest_tables import inference_table, metric_table
@@ -28,6 +30,34 @@ def _dict_column(values: list, index: np.ndarray) -> pa.Array:
     return pa.DictionaryArray.from_arrays(
         pa.array(index, type=pa.int32()), pa.array(values, type=pa.string())
     )
+
+
+def _concat(parts: list[pa.Table]) -> pa.Table:
+    return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+
+
+def _dict_mask(column: pa.ChunkedArray, predicate) -> np.ndarray:
+    """predicate (a pyarrow.compute function of the distinct values) per row of a dictionary column."""
+    out = []
+    for chunk in column.chunks:
+        hit = predicate(chunk.dictionary).to_numpy(zero_copy_only=False)
+        out.append(hit[chunk.indices.to_numpy(zero_copy_only=False)])
+    return np.concatenate(out) if out else np.zeros(0, dtype=bool)
+
+
+def _metric_marks(batch: pa.Table, minutes: set[int], hours: set[int]) -> None:
+    """Minutes and hours metric points dirty: memory feeds the rollups, agent metrics the device hours."""
+    metric = batch.column("metric")
+    memory = _dict_mask(metric, lambda d: pc.equal(d, "inferwatch.process.memory.usage"))
+    agent = _dict_mask(metric, lambda d: pc.starts_with(d, "inferwatch.agent."))
+    if memory.any():
+        starts = batch.column("start_ns").to_numpy()[memory]
+        minutes.update(np.unique(starts // _NS_MINUTE).tolist())
+        hours.update(np.unique(starts // _NS_HOUR).tolist())
+    if agent.any():
+        hours.update(np.unique(batch.column("end_ns").to_numpy()[agent] // _NS_HOUR).tolist())
+        starts = batch.column("start_ns").to_numpy()[agent]
+        hours.update(np.unique(starts[starts > 0] // _NS_HOUR).tolist())
 
 
 class _Interner:
@@ -81,33 +111,36 @@ class Store:
         upto_seq: int,
         cumulative: dict[int, tuple],
         received_ns: int,
+        tables: Sequence[tuple[pa.Table | None, pa.Table | None]] = (),
     ) -> tuple[int, int]:
-        """Insert one batch in one transaction (skipping stored points); returns (inserted, duplicates)."""
+        """Insert one batch in one transaction (skipping stored points); returns (inserted, duplicates).
+        `tables`: (inference_points, metric_points) tables built elsewhere (decode workers), written
+        with the rows."""
+        inference_parts = [t for t, _ in tables if t is not None and t.num_rows]
+        metric_parts = [t for _, t in tables if t is not None and t.num_rows]
+        if inference:
+            inference_parts.append(self._inference_table(inference, received_ns))
+        if metrics:
+            metric_parts.append(self._metric_table(metrics, received_ns))
         con = self.con
         with transaction(con):
             inserted = duplicates = 0
             hours: set[int] = set()
             minutes: set[int] = set()
-            if inference:
-                batch = self._inference_table(inference, received_ns)
+            if inference_parts:
+                batch = _concat(inference_parts)
                 n, d = self._insert(con, "inference_points", batch)
                 inserted += n
                 duplicates += d
                 starts = np.unique(batch.column("start_ns").to_numpy() // _NS_MINUTE)
                 minutes.update(starts.tolist())
                 hours.update(np.unique(starts // 60).tolist())
-            if metrics:
-                n, d = self._insert(con, "metric_points", self._metric_table(metrics, received_ns))
+            if metric_parts:
+                batch = _concat(metric_parts)
+                n, d = self._insert(con, "metric_points", batch)
                 inserted += n
                 duplicates += d
-                for r in metrics:  # memory feeds the rollups, agent metrics the device hours
-                    if r[4] == "inferwatch.process.memory.usage":
-                        minutes.add(r[1] // _NS_MINUTE)
-                        hours.add(r[1] // _NS_HOUR)
-                    elif r[4].startswith("inferwatch.agent."):
-                        hours.add(r[2] // _NS_HOUR)
-                        if r[1] > 0:
-                            hours.add(r[1] // _NS_HOUR)
+                _metric_marks(batch, minutes, hours)
             if hours:
                 con.execute(
                     "INSERT OR IGNORE INTO rollup_dirty SELECT make_timestamp(unnest(?::BIGINT[]) * "
@@ -142,15 +175,17 @@ class Store:
     @staticmethod
     def _insert(con: duckdb.DuckDBPyConnection, table: str, batch: pa.Table) -> tuple[int, int]:
         rows = batch.num_rows
-        keys = np.empty(rows, dtype=[("s", "<u8"), ("a", "<i8"), ("b", "<i8")])
-        keys["s"] = batch.column("series_id").to_numpy()
-        keys["a"] = batch.column("start_ns").to_numpy()
-        keys["b"] = batch.column("end_ns").to_numpy()
-        _, first = np.unique(keys, return_index=True)
-        within = rows - len(first)
-        if within:
-            batch = batch.take(pa.array(np.sort(first)))
-        lo, hi = int(keys["b"].min()), int(keys["b"].max())
+        sid = batch.column("series_id").to_numpy()
+        start = batch.column("start_ns").to_numpy()
+        end = batch.column("end_ns").to_numpy()
+        # The first of each (series, start, end) within the batch. lexsort is stable, so equal keys stay in
+        # batch order; ~5x faster than np.unique of a structured array (a generic comparison sort).
+        order = np.lexsort((end, start, sid))
+        sid_o, start_o, end_o = sid[order], start[order], end[order]
+        repeat = (sid_o[1:] == sid_o[:-1]) & (start_o[1:] == start_o[:-1]) & (end_o[1:] == end_o[:-1])
+        if repeat.any():
+            batch = batch.take(pa.array(np.sort(np.concatenate((order[:1], order[1:][~repeat])))))
+        lo, hi = int(end.min()), int(end.max())
         con.register("iw_batch", batch)
         try:
             n = con.execute(

@@ -11,6 +11,9 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from .hist_convert import delta_of
 from .otlp_decode import CUMULATIVE, Decoded
 from .store import Store
@@ -43,7 +46,7 @@ class Writer:
         self,
         store: Store,
         *,
-        batch_points: int = 50_000,
+        batch_points: int = 250_000,
         max_delay_s: float = 0.25,
         max_queue_points: int = 500_000,
         maintenance_interval_s: float = 60.0,
@@ -178,8 +181,14 @@ class Writer:
         oldest_ns = int(cutoff.replace(tzinfo=timezone.utc).timestamp() * 1e9) + 3600 * 10**9
         inference: list[tuple] = []
         metrics: list[tuple] = []
+        tables: list[tuple] = []
         touched: dict[int, tuple] = {}
         for _, decoded in batch:
+            if decoded.tables is not None:
+                inf_table, met_table = decoded.tables
+                # as for rows below: inference points are too old by their start, metric points by their end
+                recent_inf = self._recent(inf_table, "start_ns", oldest_ns)
+                tables.append((recent_inf, self._recent(met_table, "end_ns", oldest_ns)))
             for row in decoded.inference:
                 row = self._delta(row, 9, touched) if row[3] == CUMULATIVE else row
                 if row is not None:
@@ -202,7 +211,7 @@ class Writer:
         upto = batch[-1][0]
         while True:
             try:
-                inserted, duplicates = self.store.write(inference, metrics, upto, touched, now_ns)
+                inserted, duplicates = self.store.write(inference, metrics, upto, touched, now_ns, tables)
                 break
             except Exception:  # a broken batch must not stop ingestion: log, count, retry once
                 self.stats.write_errors += 1
@@ -223,6 +232,14 @@ class Writer:
             self._idle.notify_all()
         if self.on_committed is not None:
             self.on_committed(upto)
+
+    def _recent(self, table: pa.Table | None, key: str, oldest_ns: int) -> pa.Table | None:
+        """The rows of a worker-built table still within raw retention (it may have moved since)."""
+        if table is None or pc.min(table.column(key)).as_py() >= oldest_ns:
+            return table
+        keep = pc.greater_equal(table.column(key), oldest_ns)
+        self.stats.points_too_old += table.num_rows - pc.sum(keep).as_py()
+        return table.filter(keep)
 
     def _delta(self, row: tuple, pos: int, touched: dict[int, tuple]) -> tuple | None:
         """The delta of a cumulative point against the series' previous one; None for a repeat."""
