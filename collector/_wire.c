@@ -669,10 +669,11 @@ done:
     return rc;
 }
 
-static int scope_metrics(Ctx *c, Py_ssize_t s, Py_ssize_t e, Origin *o)
+/* The span of field 1 (resource or scope) of a ResourceMetrics / ScopeMetrics in b[s:e] ({-1, -1} when
+   absent); field 2 (the children) is skipped, field 3 (schema_url) only checked to be UTF-8. */
+static int header(const uint8_t *b, Py_ssize_t s, Py_ssize_t e, Py_ssize_t *ks, Py_ssize_t *ke)
 {
-    const uint8_t *b = c->b;
-    Py_ssize_t i, fs = 0, fe = 0, ks = -1, ke = -1;
+    Py_ssize_t i, fs = 0, fe = 0;
     uint64_t v;
     int tag;
     for (i = s; i < e;) {
@@ -680,14 +681,25 @@ static int scope_metrics(Ctx *c, Py_ssize_t s, Py_ssize_t e, Origin *o)
             return GIVE_UP;
         if (tag == 0x12)
             continue;
-        if (tag == 0x0A && ks < 0)
-            ks = fs, ke = fe;
+        if (tag == 0x0A && *ks < 0)
+            *ks = fs, *ke = fe;
         else if (tag == 0x1A) {
             if (text_ok(b, fs, fe))
                 return GIVE_UP;
         } else
             return GIVE_UP;
     }
+    return 0;
+}
+
+static int scope_metrics(Ctx *c, Py_ssize_t s, Py_ssize_t e, Origin *o)
+{
+    const uint8_t *b = c->b;
+    Py_ssize_t i, fs = 0, fe = 0, ks = -1, ke = -1;
+    uint64_t v;
+    int tag;
+    if (header(b, s, e, &ks, &ke))
+        return GIVE_UP;
     if (ke > ks) {
         o->scope = cached(c->scopes, c->scope_fn, PyBytes_FromStringAndSize((const char *)b + ks, ke - ks));
         if (o->scope == NULL)
@@ -713,19 +725,8 @@ static int resource_metrics(Ctx *c, Py_ssize_t s, Py_ssize_t e)
     Py_ssize_t i, fs = 0, fe = 0, rs = -1, re = -1;
     uint64_t v;
     int tag;
-    for (i = s; i < e;) {
-        if (field(b, &i, e, &tag, &fs, &fe, &v))
-            return GIVE_UP;
-        if (tag == 0x12)
-            continue;
-        if (tag == 0x0A && rs < 0)
-            rs = fs, re = fe;
-        else if (tag == 0x1A) {
-            if (text_ok(b, fs, fe))
-                return GIVE_UP;
-        } else
-            return GIVE_UP;
-    }
+    if (header(b, s, e, &rs, &re))
+        return GIVE_UP;
     PyObject *key = rs >= 0 ? PyBytes_FromStringAndSize((const char *)b + rs, re - rs)
                             : PyBytes_FromStringAndSize(NULL, 0);
     PyObject *hit = cached(c->resources, c->resource_fn, key);
