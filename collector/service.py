@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from .decode_pool import DecodePool, WorkerLost
@@ -138,11 +137,8 @@ class Collector:
 
     # ------------------------------------------------------------- ingest
     def _oldest_ns(self) -> int:
-        """Points ending before this are past raw retention (the oldest kept hour, plus one of margin)."""
-        cutoff = Store.raw_cutoff(
-            datetime.fromtimestamp(self.clock(), timezone.utc), self.settings.raw_retention_hours
-        )
-        return int(cutoff.replace(tzinfo=timezone.utc).timestamp() * 1e9) + 3600 * 10**9
+        """Points ending before this are past raw retention (Store.oldest_kept_ns at the clock's now)."""
+        return Store.oldest_kept_ns(self.clock(), self.settings.raw_retention_hours)
 
     def _admit(self, decoded: Decoded) -> None:
         with self._lock:

@@ -25,13 +25,6 @@ _NS_MINUTE = 60 * 10**9
 _DIMS = "service, device_id, target, hardware, model, model_version"
 
 
-def _dict_column(values: list, index: np.ndarray) -> pa.Array:
-    """A dictionary-encoded string column from unique values and per-row indices."""
-    return pa.DictionaryArray.from_arrays(
-        pa.array(index, type=pa.int32()), pa.array(values, type=pa.string())
-    )
-
-
 def _concat(parts: list[pa.Table]) -> pa.Table:
     return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
@@ -58,21 +51,6 @@ def _metric_marks(batch: pa.Table, minutes: set[int], hours: set[int]) -> None:
         hours.update(np.unique(batch.column("end_ns").to_numpy()[agent] // _NS_HOUR).tolist())
         starts = batch.column("start_ns").to_numpy()[agent]
         hours.update(np.unique(starts[starts > 0] // _NS_HOUR).tolist())
-
-
-class _Interner:
-    """Maps values to small integer codes (for dictionary-encoded Arrow columns)."""
-
-    def __init__(self) -> None:
-        self.codes: dict = {}
-        self.values: list = []
-
-    def __call__(self, value) -> int:
-        code = self.codes.get(value)
-        if code is None:
-            code = self.codes[value] = len(self.values)
-            self.values.append(value)
-        return code
 
 
 class Store:
@@ -308,6 +286,12 @@ class Store:
         """The start of the oldest hour whose raw points are kept."""
         cut = now.astimezone(timezone.utc).replace(tzinfo=None) - timedelta(hours=raw_hours)
         return cut.replace(minute=0, second=0, microsecond=0)
+
+    @staticmethod
+    def oldest_kept_ns(now_s: float, raw_hours: float) -> int:
+        """Points ending before this (ns) are past raw retention: the oldest kept hour, plus one of margin."""
+        cutoff = Store.raw_cutoff(datetime.fromtimestamp(now_s, timezone.utc), raw_hours)
+        return int(cutoff.replace(tzinfo=timezone.utc).timestamp() * 1e9) + _NS_HOUR
 
     def size_bytes(self) -> int:
         """Bytes of the database file and its DuckDB WAL."""

@@ -174,11 +174,9 @@ class Writer:
                 return
 
     def _write(self, batch: list[tuple[int, Decoded]], points: int) -> None:
-        now_ns = int(self.clock() * 1e9)
-        cutoff = Store.raw_cutoff(
-            datetime.fromtimestamp(self.clock(), timezone.utc), self.raw_retention_hours
-        )
-        oldest_ns = int(cutoff.replace(tzinfo=timezone.utc).timestamp() * 1e9) + 3600 * 10**9
+        now_s = self.clock()
+        now_ns = int(now_s * 1e9)
+        oldest_ns = Store.oldest_kept_ns(now_s, self.raw_retention_hours)
         inference: list[tuple] = []
         metrics: list[tuple] = []
         tables: list[tuple] = []
