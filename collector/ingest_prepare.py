@@ -45,12 +45,12 @@ def gunzip(data: bytes, limit: int) -> bytes:
 
 def _drop_too_old(decoded: Decoded, oldest_ns: int) -> None:
     """Reject points that end (inference: start and end) before oldest_ns: past raw retention."""
-    old_i = [r for r in decoded.inference if r[1] < oldest_ns and r[2] < oldest_ns]
-    old_m = [r for r in decoded.metrics if r[2] < oldest_ns]
-    if old_i or old_m:
-        decoded.inference = [r for r in decoded.inference if not (r[1] < oldest_ns and r[2] < oldest_ns)]
-        decoded.metrics = [r for r in decoded.metrics if r[2] >= oldest_ns]
-        decoded.reject(len(old_i) + len(old_m), "points older than the raw retention window")
+    inference = [r for r in decoded.inference if r[1] >= oldest_ns or r[2] >= oldest_ns]
+    metrics = [r for r in decoded.metrics if r[2] >= oldest_ns]
+    dropped = len(decoded.inference) - len(inference) + len(decoded.metrics) - len(metrics)
+    if dropped:
+        decoded.inference, decoded.metrics = inference, metrics
+        decoded.reject(dropped, "points older than the raw retention window")
 
 
 def _build_tables(decoded: Decoded) -> None:
