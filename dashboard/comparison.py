@@ -17,9 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from inferwatch.queries.api import render
+from inferwatch.queries import api
 from inferwatch.queries.catalog import parse_query
-from inferwatch.queries.params import bind_params
 
 from .histograms import merge, quantiles
 
@@ -59,8 +58,7 @@ TABLE_COLUMNS = ["model", "model_version", "target", "devices", "calls", "error_
 
 def bound_sql(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The query's SQL for these filters (as the named queries take them) and its bound parameters."""
-    bound = bind_params(_QUERY.params, dict(params), _QUERY.name)
-    return render(_QUERY, bound), bound
+    return api.bound_sql(_QUERY, params)
 
 
 def _ratio(a: float, b: float) -> float:

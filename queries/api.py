@@ -17,7 +17,7 @@ from .catalog import FILTER_CLAUSE, NamedQuery, get_query
 from .params import bind_params
 from .source import Source, connect
 
-__all__ = ["RAW_HOURS", "Plan", "describe", "plan", "render", "run", "run_arrow", "sql"]
+__all__ = ["RAW_HOURS", "Plan", "bound_sql", "describe", "plan", "render", "run", "run_arrow", "sql"]
 
 # Ranges longer than this read rollups: minute resolution is not needed there, and merging a day of a
 # 1,000-device fleet's 1-minute windows (~8.6 M histograms) cannot be interactive.
@@ -162,11 +162,15 @@ def describe(name: str) -> NamedQuery:
     return get_query(name)
 
 
-def _bound(name: str, params: dict[str, Any] | None, now: datetime | None) -> tuple[str, dict[str, Any]]:
-    """The SQL of named query `name` for these parameters, and the bound parameters."""
-    query = get_query(name)
-    bound = bind_params(query.params, dict(params or {}), name, now)
+def bound_sql(query: NamedQuery, params: dict[str, Any] | None = None,
+              now: datetime | None = None) -> tuple[str, dict[str, Any]]:
+    """The SQL of `query` for these parameters (CLI text or Python values), and the bound parameters."""
+    bound = bind_params(query.params, dict(params or {}), query.name, now)
     return render(query, bound), bound
+
+
+def _bound(name: str, params: dict[str, Any] | None, now: datetime | None) -> tuple[str, dict[str, Any]]:
+    return bound_sql(get_query(name), params, now)
 
 
 def run(name: str, params: dict[str, Any] | None = None, source: Source | None = None, *,
