@@ -23,4 +23,3 @@ def remembered(name: str, default: Any,
         st.session_state[store] = st.session_state[key]
 
     return key, keep
-
