@@ -24,11 +24,17 @@ from concurrent.futures.process import BrokenProcessPool
 
 import pyarrow as pa
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Linux
+    fcntl = None
+
 from .ingest_prepare import Prepared, prepare
 
 __all__ = ["DecodePool", "WorkerLost", "default_decode_workers"]
 
 log = logging.getLogger("inferwatch.collector")
+_PIPE_BYTES = 1 << 20
 
 
 class WorkerLost(RuntimeError):
@@ -82,6 +88,22 @@ def _prepare_in_worker(received: bytes, kwargs: dict) -> Prepared:
     return prepared
 
 
+def _widen_pipes(executor: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Give the pool's pipes 1 MiB (Linux) instead of 64 KiB: a gateway request's tables (~450 KB) then
+    cross in one write and one read instead of ~7 of each, 176 against ~430 µs of the collector's CPU per
+    answer (measured). Best effort: the pipes belong to ProcessPoolExecutor's internals."""
+    setsz = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if setsz is None:
+        return
+    try:
+        with open("/proc/sys/fs/pipe-max-size") as f:
+            size = min(_PIPE_BYTES, int(f.read()))
+        for queue in (executor._result_queue, executor._call_queue):
+            fcntl.fcntl(queue._reader.fileno(), setsz, size)
+    except (AttributeError, OSError, ValueError) as exc:
+        log.debug("inferwatch collector: decode pipes keep their size (%s)", exc)
+
+
 def _ready() -> int:
     from . import ingest_tables, otlp_wire  # noqa: F401  (imported by the first request otherwise, ~0.5 s)
 
@@ -100,12 +122,14 @@ class DecodePool:
         self._executor = self._new_executor()
 
     def _new_executor(self) -> concurrent.futures.ProcessPoolExecutor:
-        return concurrent.futures.ProcessPoolExecutor(
+        executor = concurrent.futures.ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
             initargs=(os.getpid(),),
         )
+        _widen_pipes(executor)
+        return executor
 
     def start(self, timeout_s: float = 120.0) -> DecodePool:
         """Start every worker now (each imports the decoder, ~1 s) rather than on the first requests."""

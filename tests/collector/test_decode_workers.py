@@ -201,3 +201,19 @@ def test_healthz_reports_the_decode_workers(tmp_path):
         assert health["decode_workers"] == 1 and health["decode_worker_restarts"] == 0
     finally:
         c.stop()
+
+
+@pytest.mark.skipif(not hasattr(__import__("fcntl"), "F_GETPIPE_SZ"), reason="Linux pipes only")
+def test_pool_pipes_hold_a_gateway_answer_in_one_write():
+    import fcntl
+
+    from inferwatch.collector.decode_pool import DecodePool
+
+    with open("/proc/sys/fs/pipe-max-size") as f:
+        want = min(1 << 20, int(f.read()))
+    pool = DecodePool(1)
+    try:
+        for queue in (pool._executor._result_queue, pool._executor._call_queue):
+            assert fcntl.fcntl(queue._reader.fileno(), fcntl.F_GETPIPE_SZ) == want
+    finally:
+        pool.close()
