@@ -1,4 +1,6 @@
-/* _wire.c: compiled fast path of collector/otlp_wire.decode_wire (module inferwatch.collector._wire).
+/* _wire.c: compiled fast paths of collector/otlp_wire.decode_wire and of hist_convert.hist_array and
+ * prepare_latency / prepare_linear (module inferwatch.collector._wire; the histogram part is described
+ * at hist_columns below).
  *
  * decode(body) walks a serialized ExportMetricsServiceRequest in one pass and returns the same
  * otlp_decode.Decoded the Python walker in otlp_wire.py returns (the same row tuples, built from the
@@ -887,14 +889,452 @@ done:
     Py_RETURN_NONE;
 }
 
+/* ---- histogram columns: the compiled path of hist_convert.hist_array ----
+ *
+ * hist_columns(rows, linear) reads prepared rows (scale, offset, counts, zero, count, sum, min, max) or
+ * None, and returns the per-row columns hist_array's numpy path computes before its final vectorized
+ * steps, as bytes: (null uint8[n], idx0 int32[n], list offsets int32[n+1], values int64[total],
+ * has uint8[n], zero int64[n], count int64[n], sum, min, max float64[n]). Bucket k of a row goes to
+ * canonical index (offset + k) >> (scale - canonical) (linear: offset + k); buckets landing on one index
+ * are summed (int64, wrapping as numpy does) and a row keeps the dense range from its first to its last
+ * index holding a non-zero bucket (`has`: there is one; idx0 0 otherwise).
+ *
+ * It returns None, and Python's numpy path answers, for anything it does not read exactly as numpy
+ * would: rows other than None or 8-tuples, scalars other than exact ints within int64 (sum/min/max:
+ * floats, None (NaN) or ints within 2^53), counts other than bytes of complete varints (at most 10
+ * bytes, < 2^64), lists or tuples of exact ints within int64, or C-contiguous one-dimensional integer
+ * ndarrays; exponential scales below canonical or more than 30 above it, |offset| > 2^40, an idx0
+ * outside int32, more than 2^31 - 1 values in all (so index arithmetic stays far inside int64).
+ *
+ * One pass over the rows (no Python code runs during it: exact types only, numpy's buffer export is C),
+ * prefetching the objects of rows ahead (rows are scattered on the heap: one cache miss after another
+ * otherwise dominates). A row's counts are decoded into a small scratch buffer (int64/uint64 ndarrays
+ * are read in place), then its dense range (never longer than its counts) is appended to a values
+ * buffer kept between calls (fresh memory costs a page fault per 4 kB written) and copied to a bytes
+ * object of the exact size at the end.
+ *
+ * prepare_latency / prepare_linear: hist_convert's functions for the common rows (exponential at scale
+ * >= canonical: the row's fields; explicit with the agent's bounds: counts on the linear grid as they
+ * are); every other row goes to the Python function given to hist_configure.
+ */
+
+static PyObject *ndarray_type, *hc_agent_bounds, *prep_lat_py, *prep_lin_py;
+static int64_t hc_canonical;
+static int hist_configured;
+
+/* An exact int within int64. */
+static inline int as_i64(PyObject *o, int64_t *out)
+{
+    if (!PyLong_CheckExact(o))
+        return GIVE_UP;
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow || (v == -1 && PyErr_Occurred()))
+        return GIVE_UP;
+    *out = v;
+    return 0;
+}
+
+/* What np.array(..., dtype=np.float64) makes of a float, None (NaN) or a small exact int. */
+static inline int as_f64(PyObject *o, double *out)
+{
+    int64_t v;
+    if (PyFloat_CheckExact(o))
+        *out = PyFloat_AS_DOUBLE(o);
+    else if (o == Py_None)
+        *out = NAN;
+    else if (!as_i64(o, &v) && v >= -(1LL << 53) && v <= (1LL << 53))
+        *out = (double)v;
+    else
+        return GIVE_UP;
+    return 0;
+}
+
+enum { CT_BYTES, CT_LIST, CT_TUPLE, CT_ARRAY };
+
+/* The kind of a row's counts and a bound on their number (bytes: their length), or GIVE_UP. */
+static Py_ssize_t counts_len(PyObject *c, int *kind)
+{
+    if (PyBytes_CheckExact(c)) {
+        *kind = CT_BYTES;
+        return PyBytes_GET_SIZE(c);
+    }
+    if (PyList_CheckExact(c)) {
+        *kind = CT_LIST;
+        return PyList_GET_SIZE(c);
+    }
+    if (PyTuple_CheckExact(c)) {
+        *kind = CT_TUPLE;
+        return PyTuple_GET_SIZE(c);
+    }
+    if ((PyObject *)Py_TYPE(c) == ndarray_type) {
+        *kind = CT_ARRAY;
+        Py_ssize_t n = PyObject_Size(c); /* 0-d arrays raise */
+        if (n < 0) {
+            PyErr_Clear();
+            return GIVE_UP;
+        }
+        return n;
+    }
+    return GIVE_UP;
+}
+
+/* An integer ndarray's items as int64 (numpy's unsafe cast: uint64 wraps): *src is the buffer itself for
+ * 8-byte items (*v then stays held: the caller releases it), else dst[0:len] holding them. */
+static int array_values(PyObject *c, Py_ssize_t len, int64_t *dst, const int64_t **src, Py_buffer *v_out)
+{
+    Py_buffer v;
+    if (PyObject_GetBuffer(c, &v, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) {
+        PyErr_Clear();
+        return GIVE_UP;
+    }
+    int rc = GIVE_UP;
+    const char *f = v.format ? v.format : "B";
+    if (*f == '<' || *f == '@' || *f == '=') /* little-endian hosts only (x86, arm64) */
+        f++;
+    int sig = f[0] && !f[1] ? (strchr("bhilq", f[0]) ? 1 : strchr("BHILQ", f[0]) ? 0 : -1) : -1;
+    if (v.ndim != 1 || v.shape[0] != len || sig < 0 || v.itemsize * len != v.len)
+        goto done;
+    const char *p = v.buf;
+    switch (v.itemsize) {
+    case 8:
+        *src = (const int64_t *)p;
+        *v_out = v;
+        return 0;
+    case 4:
+        for (Py_ssize_t k = 0; k < len; k++) {
+            uint32_t x;
+            memcpy(&x, p + 4 * k, 4);
+            dst[k] = sig ? (int64_t)(int32_t)x : (int64_t)x;
+        }
+        break;
+    case 2:
+        for (Py_ssize_t k = 0; k < len; k++) {
+            uint16_t x;
+            memcpy(&x, p + 2 * k, 2);
+            dst[k] = sig ? (int64_t)(int16_t)x : (int64_t)x;
+        }
+        break;
+    case 1:
+        for (Py_ssize_t k = 0; k < len; k++)
+            dst[k] = sig ? (int64_t)(int8_t)p[k] : (int64_t)(uint8_t)p[k];
+        break;
+    default:
+        goto done;
+    }
+    rc = 0;
+done:
+    PyBuffer_Release(&v);
+    return rc;
+}
+
+/* A row's counts as int64 at *src: in dst (room for len) or, for an int64/uint64 ndarray, its buffer, then
+ * held in *v (v->obj set). Their number, or GIVE_UP. */
+static Py_ssize_t row_values(PyObject *c, int kind, Py_ssize_t len, int64_t *dst, const int64_t **src, Py_buffer *v)
+{
+    *src = dst;
+    if (kind == CT_BYTES) {
+        const uint8_t *b = (const uint8_t *)PyBytes_AS_STRING(c);
+        Py_ssize_t k = 0, m = 0;
+        uint64_t v;
+        while (k < len) {
+            if (len - k >= 8) { /* eight one-byte varints at once: per-minute counts are mostly < 128 */
+                uint64_t x;
+                memcpy(&x, b + k, 8);
+                if (!(x & 0x8080808080808080ULL)) {
+                    for (int q = 0; q < 8; q++)
+                        dst[m + q] = b[k + q];
+                    m += 8, k += 8;
+                    continue;
+                }
+            }
+            if (b[k] < 0x80) {
+                dst[m++] = b[k++];
+            } else {
+                if (varint(b, &k, len, &v))
+                    return GIVE_UP;
+                dst[m++] = (int64_t)v;
+            }
+        }
+        return m;
+    }
+    if (kind == CT_ARRAY)
+        return array_values(c, len, dst, src, v) ? GIVE_UP : len;
+    PyObject **items = kind == CT_LIST ? ((PyListObject *)c)->ob_item : ((PyTupleObject *)c)->ob_item;
+    for (Py_ssize_t k = 0; k < len; k++)
+        if (as_i64(items[k], &dst[k]))
+            return GIVE_UP;
+    return len;
+}
+
+PyDoc_STRVAR(hist_columns_doc,
+             "hist_columns(rows, linear): (null, idx0, offsets, values, has, zero, count, sum, min, max) as\n"
+             "bytes for hist_convert.hist_array, or None to use its numpy path.");
+
+enum { HC_NULL, HC_IDX0, HC_OFFS, HC_HAS, HC_ZERO, HC_COUNT, HC_SUM, HC_MIN, HC_MAX, HC_VALS, HC_NCOL };
+
+/* The values being written, kept between calls up to 64 MB (see above); the GIL guards them. */
+static int64_t *out_buf;
+static Py_ssize_t out_cap;
+
+static int grow_out(Py_ssize_t need)
+{
+    Py_ssize_t cap = out_cap ? out_cap : 1 << 16;
+    while (cap < need) {
+        if (cap > PY_SSIZE_T_MAX / 32) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        cap *= 2;
+    }
+    int64_t *p = PyMem_RawRealloc(out_buf, (size_t)cap * 8);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    out_buf = p;
+    out_cap = cap;
+    return 0;
+}
+
+/* Start loading the objects of row r, some rows ahead of their use. */
+static inline void prefetch_row(PyObject *r)
+{
+    if (r != Py_None && PyTuple_CheckExact(r) && PyTuple_GET_SIZE(r) == 8) {
+        PyObject **f = ((PyTupleObject *)r)->ob_item;
+        for (int k = 1; k < 8; k++)
+            __builtin_prefetch(f[k]);
+        __builtin_prefetch((const char *)f[2] + 64);
+    }
+}
+
+static PyObject *hist_columns(PyObject *self, PyObject *args)
+{
+    PyObject *rows, *col[HC_NCOL] = {0}, *result = NULL;
+    int64_t *scratch = NULL; /* before the first goto done */
+    int linear;
+    if (!PyArg_ParseTuple(args, "Op", &rows, &linear))
+        return NULL;
+    if (!hist_configured || !(PyList_CheckExact(rows) || PyTuple_CheckExact(rows)))
+        Py_RETURN_NONE;
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(rows);
+    PyObject **items = PySequence_Fast_ITEMS(rows);
+    static const Py_ssize_t width[HC_VALS] = {1, 4, 4, 1, 8, 8, 8, 8, 8};
+    if (n >= INT32_MAX)
+        Py_RETURN_NONE;
+    for (int c = 0; c < HC_VALS; c++)
+        if ((col[c] = PyBytes_FromStringAndSize(NULL, (n + (c == HC_OFFS)) * width[c])) == NULL)
+            goto done;
+#define COL(c, type) ((type *)PyBytes_AS_STRING(col[c]))
+    uint8_t *null = COL(HC_NULL, uint8_t), *has = COL(HC_HAS, uint8_t);
+    int32_t *idx0 = COL(HC_IDX0, int32_t), *offs = COL(HC_OFFS, int32_t);
+    int64_t *zero = COL(HC_ZERO, int64_t), *count = COL(HC_COUNT, int64_t), scale, offset;
+    double *sum = COL(HC_SUM, double), *mn = COL(HC_MIN, double), *mx = COL(HC_MAX, double);
+    Py_ssize_t pos = 0, len, scratch_len = 0;
+    int kind;
+    offs[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i + 16 < n)
+            __builtin_prefetch(items[i + 16]);
+        if (i + 8 < n)
+            prefetch_row(items[i + 8]);
+        PyObject *r = items[i];
+        has[i] = 0;
+        idx0[i] = 0;
+        offs[i + 1] = (int32_t)pos;
+        if (r == Py_None) { /* hist_array's empty row */
+            null[i] = 1;
+            zero[i] = count[i] = 0;
+            sum[i] = 0.0;
+            mn[i] = mx[i] = NAN;
+            continue;
+        }
+        null[i] = 0;
+        if (!PyTuple_CheckExact(r) || PyTuple_GET_SIZE(r) != 8)
+            goto done;
+        PyObject **f = ((PyTupleObject *)r)->ob_item;
+        if (as_i64(f[0], &scale) || as_i64(f[1], &offset) || as_i64(f[3], &zero[i]) || as_i64(f[4], &count[i]) ||
+            as_f64(f[5], &sum[i]) || as_f64(f[6], &mn[i]) || as_f64(f[7], &mx[i]))
+            goto done;
+        if (!linear && (scale < hc_canonical || scale - hc_canonical > 30))
+            goto done;
+        if (offset < -(1LL << 40) || offset > (1LL << 40) || (len = counts_len(f[2], &kind)) < 0 ||
+            len > INT32_MAX)
+            goto done;
+        if (len > scratch_len) { /* the row's counts are decoded here first: it stays in cache */
+            PyMem_Free(scratch);
+            scratch_len = len < 256 ? 256 : len;
+            if ((scratch = PyMem_Malloc((size_t)scratch_len * 8)) == NULL)
+                goto done;
+        }
+        if (len > out_cap - pos && grow_out(pos + len) < 0) /* the dense range is never longer than the counts */
+            goto done;
+        const int64_t *d;
+        Py_buffer view = {0};
+        Py_ssize_t m = row_values(f[2], kind, len, scratch, &d, &view), k0 = 0, k1;
+        if (m < 0)
+            goto done;
+        while (k0 < m && d[k0] == 0)
+            k0++;
+        if (k0 == m) {
+            if (view.obj != NULL)
+                PyBuffer_Release(&view);
+            continue;
+        }
+        for (k1 = m - 1; d[k1] == 0; k1--)
+            ;
+        int shift = linear ? 0 : (int)(scale - hc_canonical);
+        int64_t t0 = (offset + k0) >> shift, t1 = (offset + k1) >> shift;
+        if (t0 < INT32_MIN || t0 > INT32_MAX) {
+            if (view.obj != NULL)
+                PyBuffer_Release(&view);
+            goto done;
+        }
+        Py_ssize_t ln = (Py_ssize_t)(t1 - t0 + 1); /* <= k1 - k0 + 1 <= len */
+        int64_t *out = out_buf + pos;
+        if (shift == 0) {
+            memcpy(out, d + k0, (size_t)ln * 8);
+        } else { /* index t0 + t sums buckets [k, kend) */
+            Py_ssize_t k = k0;
+            for (int64_t t = 0; t < ln; t++) {
+                /* the next index's first bucket; |t0 + t + 1| <= 2^32, shift <= 30: exact (unsigned: a
+                 * left shift of a negative int is undefined in C; >> of one is arithmetic in gcc/clang) */
+                int64_t kend = (int64_t)((uint64_t)(t0 + t + 1) << shift) - offset;
+                if (kend > k1 + 1)
+                    kend = k1 + 1;
+                uint64_t acc = 0;
+                for (; k < kend; k++)
+                    acc += (uint64_t)d[k];
+                out[t] = (int64_t)acc;
+            }
+        }
+        if (view.obj != NULL)
+            PyBuffer_Release(&view);
+        pos += ln;
+        if (pos > INT32_MAX)
+            goto done;
+        has[i] = 1;
+        idx0[i] = (int32_t)t0;
+        offs[i + 1] = (int32_t)pos;
+    }
+#undef COL
+    if ((col[HC_VALS] = PyBytes_FromStringAndSize((const char *)out_buf, pos * 8)) == NULL)
+        goto done;
+    result = PyTuple_New(HC_NCOL);
+    if (result != NULL) {
+        /* the tuple's order: null, idx0, offsets, values, has, zero, count, sum, min, max */
+        static const int order[HC_NCOL] = {HC_NULL, HC_IDX0, HC_OFFS, HC_VALS, HC_HAS,
+                                           HC_ZERO, HC_COUNT, HC_SUM,  HC_MIN,  HC_MAX};
+        for (int c = 0; c < HC_NCOL; c++) {
+            PyTuple_SET_ITEM(result, c, col[order[c]]);
+            col[order[c]] = NULL;
+        }
+    }
+done:
+    PyMem_Free(scratch);
+    if (out_cap > (1 << 23)) { /* keep at most 64 MB between calls */
+        PyMem_RawFree(out_buf);
+        out_buf = NULL;
+        out_cap = 0;
+    }
+    for (int c = 0; c < HC_NCOL; c++)
+        Py_XDECREF(col[c]);
+    if (result != NULL)
+        return result;
+    if (PyErr_Occurred()) { /* as decode: errors go to the numpy path, KeyboardInterrupt and the like on */
+        if (!PyErr_ExceptionMatches(PyExc_Exception))
+            return NULL;
+        PyErr_Clear();
+    }
+    Py_RETURN_NONE;
+}
+
+static inline int is_str(PyObject *o, PyObject *s)
+{
+    return o == s || (PyUnicode_CheckExact(o) && PyUnicode_Compare(o, s) == 0);
+}
+
+PyDoc_STRVAR(prepare_latency_doc, "prepare_latency(hist): hist_convert.prepare_latency, the usual rows in C.");
+
+static int not_configured(void)
+{
+    if (!hist_configured)
+        PyErr_SetString(PyExc_RuntimeError, "_wire.hist_configure has not been called");
+    return !hist_configured;
+}
+
+static PyObject *prepare_latency(PyObject *self, PyObject *hist)
+{
+    if (not_configured())
+        return NULL;
+    if (PyTuple_CheckExact(hist) && PyTuple_GET_SIZE(hist) == 9 &&
+        is_str(PyTuple_GET_ITEM(hist, 0), s_exp) && PyLong_CheckExact(PyTuple_GET_ITEM(hist, 1))) {
+        int overflow;
+        long long scale = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(hist, 1), &overflow);
+        if (overflow > 0 || (!overflow && scale >= hc_canonical)) /* (scale, offset, counts, ..., max) */
+            return PyTuple_GetSlice(hist, 1, 9);
+    }
+    if (PyErr_Occurred())
+        return NULL;
+    return PyObject_CallOneArg(prep_lat_py, hist);
+}
+
+PyDoc_STRVAR(prepare_linear_doc, "prepare_linear(hist): hist_convert.prepare_linear, the usual rows in C.");
+
+static PyObject *prepare_linear(PyObject *self, PyObject *hist)
+{
+    if (not_configured())
+        return NULL;
+    if (PyTuple_CheckExact(hist) && PyTuple_GET_SIZE(hist) == 7 &&
+        is_str(PyTuple_GET_ITEM(hist, 0), s_explicit) && PyTuple_GET_ITEM(hist, 1) == hc_agent_bounds) {
+        PyObject **f = ((PyTupleObject *)hist)->ob_item, *z = PyLong_FromLong(0);
+        /* (0, 0, counts, 0, count, sum, min, max): the agent's buckets are the linear grid's */
+        PyObject *out = z == NULL ? NULL : PyTuple_Pack(8, z, z, f[2], z, f[3], f[4], f[5], f[6]);
+        Py_XDECREF(z);
+        return out;
+    }
+    if (PyErr_Occurred())
+        return NULL;
+    return PyObject_CallOneArg(prep_lin_py, hist);
+}
+
+PyDoc_STRVAR(hist_configure_doc,
+             "hist_configure(canonical_scale, agent_bounds, ndarray, prepare_latency, prepare_linear): the\n"
+             "constants, numpy's array type and the Python functions prepare_* fall back to.");
+
+static PyObject *hist_configure(PyObject *self, PyObject *args)
+{
+    long long canonical;
+    PyObject *bounds, *nd, *lat, *lin;
+    if (!PyArg_ParseTuple(args, "LO!O!OO", &canonical, &PyTuple_Type, &bounds, &PyType_Type, &nd, &lat, &lin))
+        return NULL;
+    if (canonical < 0 || canonical > 30 || !PyCallable_Check(lat) || !PyCallable_Check(lin)) {
+        PyErr_SetString(PyExc_TypeError, "hist_configure: unexpected arguments");
+        return NULL;
+    }
+    hist_configured = 0;
+    hc_canonical = canonical;
+    Py_XSETREF(hc_agent_bounds, Py_NewRef(bounds));
+    Py_XSETREF(ndarray_type, Py_NewRef(nd));
+    Py_XSETREF(prep_lat_py, Py_NewRef(lat));
+    Py_XSETREF(prep_lin_py, Py_NewRef(lin));
+    hist_configured = 1;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS, configure_doc},
     {"decode", decode, METH_O, decode_doc},
+    {"hist_configure", hist_configure, METH_VARARGS, hist_configure_doc},
+    {"hist_columns", hist_columns, METH_VARARGS, hist_columns_doc},
+    {"prepare_latency", prepare_latency, METH_O, prepare_latency_doc},
+    {"prepare_linear", prepare_linear, METH_O, prepare_linear_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_wire", "Compiled fast path of otlp_wire.decode_wire (see _wire.c).", -1, methods,
+    PyModuleDef_HEAD_INIT, "_wire",
+    "Compiled fast paths of otlp_wire.decode_wire and hist_convert.hist_array (see _wire.c).", -1, methods,
     NULL, NULL, NULL, NULL,
 };
 

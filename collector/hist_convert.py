@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import warnings
 
 import numpy as np
 import pyarrow as pa
@@ -11,6 +13,7 @@ from .schema import CANONICAL_SCALE, CONFIDENCE_WIDTH
 
 __all__ = [
     "AGENT_CONFIDENCE_BOUNDS",
+    "COMPILED",
     "HIST_ARROW_TYPE",
     "delta_of",
     "hist_array",
@@ -121,7 +124,7 @@ def _explicit_to_exp(bounds: tuple, counts: list[int], mn: float, mx: float) -> 
     return zero, lo_i, [placed.get(i, 0) for i in range(lo_i, hi_i + 1)]
 
 
-def prepare_latency(hist: tuple) -> tuple:
+def _prepare_latency(hist: tuple) -> tuple:
     """(scale, offset, counts, zero, count, sum, min, max) with scale ≥ canonical, ready for hist_array."""
     if hist[0] == "exp":
         _, scale, offset, counts, zero, count, s, mn, mx = hist
@@ -134,7 +137,7 @@ def prepare_latency(hist: tuple) -> tuple:
     return CANONICAL_SCALE, offset, dense, zero, count, s, mn, mx
 
 
-def prepare_linear(hist: tuple) -> tuple:
+def _prepare_linear(hist: tuple) -> tuple:
     """(0, offset, counts, 0, count, sum, min, max) on the 0.005-wide linear grid."""
     if hist[0] == "explicit":
         _, bounds, counts, count, s, mn, mx = hist
@@ -199,7 +202,38 @@ _NO_COUNTS = np.zeros(0, dtype=np.int64)
 
 
 def hist_array(rows: list[tuple], linear: bool, unit: float) -> pa.StructArray:
-    """An Arrow array of `hist` structs from prepared rows (None rows become NULL), vectorized."""
+    """An Arrow array of `hist` structs from prepared rows (None rows become NULL): per-row work in C
+    (`_wire.hist_columns`) when it is built and reads the rows, else vectorized numpy. Same result."""
+    if _hist_columns is not None:
+        cols = _hist_columns(rows, linear)
+        if cols is not None:
+            return _compiled_struct(cols, linear, unit)
+    return _numpy_hist_array(rows, linear, unit)
+
+
+def _compiled_struct(cols: tuple, linear: bool, unit: float) -> pa.StructArray:
+    """hist_array from _wire.hist_columns' buffers: numpy views of them, no per-element Python work."""
+    null, idx0, offsets, values, has, zero, count, sums, mn, mx = cols
+    offsets = np.frombuffer(offsets, dtype=np.int32)
+    counts = pa.ListArray.from_arrays(pa.array(offsets), pa.array(np.frombuffer(values, dtype=np.int64)))
+    return _struct(
+        linear,
+        unit,
+        np.frombuffer(null, dtype=bool),
+        np.frombuffer(idx0, dtype=np.int32).astype(np.int64),
+        np.diff(offsets).astype(np.int64),
+        np.frombuffer(has, dtype=bool),
+        counts,
+        np.frombuffer(zero, dtype=np.int64),
+        np.frombuffer(count, dtype=np.int64),
+        np.frombuffer(sums, dtype=np.float64),
+        np.frombuffer(mn, dtype=np.float64),
+        np.frombuffer(mx, dtype=np.float64),
+    )
+
+
+def _numpy_hist_array(rows: list[tuple], linear: bool, unit: float) -> pa.StructArray:
+    """hist_array vectorized with numpy: the reference the compiled path must equal."""
     n = len(rows)
     valid = np.fromiter((r is not None for r in rows), dtype=bool, count=n)
     # NULL rows get empty counts of the batch's representation, so _flat_counts keeps its one-kind path
@@ -247,11 +281,26 @@ def hist_array(rows: list[tuple], linear: bool, unit: float) -> pa.StructArray:
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(per_point, out=offsets[1:])
     counts = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.int64()))
-    zero = np.array(cols[3], dtype=np.int64)
-    count = np.array(cols[4], dtype=np.int64)
-    sums = np.array(cols[5], dtype=np.float64)
-    mn = np.array(cols[6], dtype=np.float64)
-    mx = np.array(cols[7], dtype=np.float64)
+    return _struct(
+        linear,
+        unit,
+        ~valid,
+        idx0,
+        per_point,
+        has,
+        counts,
+        np.array(cols[3], dtype=np.int64),
+        np.array(cols[4], dtype=np.int64),
+        np.array(cols[5], dtype=np.float64),
+        np.array(cols[6], dtype=np.float64),
+        np.array(cols[7], dtype=np.float64),
+    )
+
+
+def _struct(linear, unit, null, idx0, per_point, has, counts, zero, count, sums, mn, mx) -> pa.StructArray:
+    """The struct array of both paths from per-point columns (idx0 and per_point int64, min/max/sum with
+    their NaNs) and the `counts` list array."""
+    n = len(null)
     if linear:
         width = np.full(n, CONFIDENCE_WIDTH)
         out_scale = np.zeros(n, dtype=np.int32)
@@ -280,7 +329,7 @@ def hist_array(rows: list[tuple], linear: bool, unit: float) -> pa.StructArray:
         pa.array(mx),
         pa.array(np.full(n, unit)),
     ]
-    return pa.StructArray.from_arrays(arrays, fields=list(HIST_ARROW_TYPE), mask=pa.array(~valid))
+    return pa.StructArray.from_arrays(arrays, fields=list(HIST_ARROW_TYPE), mask=pa.array(null))
 
 
 def _exp_down(scale: int, offset: int, counts: list[int], to: int) -> tuple[int, list[int]]:
@@ -331,3 +380,25 @@ def delta_of(cur: tuple, prev: tuple) -> tuple | None:
     if any(d < 0 for d in diff):
         return None
     return ("exp", to, lo, diff, zero - pzero, count - pcount, s - ps, mn, mx)
+
+
+# The compiled path (collector/_wire.c, as otlp_wire uses it) reads the usual rows in C and hands the
+# rest to the Python functions above; INFERWATCH_NO_COMPILED=1 turns it off.
+try:
+    from . import _wire
+except ImportError:
+    _wire = None
+_hist_columns = None
+prepare_latency = _prepare_latency
+prepare_linear = _prepare_linear
+if _wire is not None and not os.environ.get("INFERWATCH_NO_COMPILED"):
+    try:
+        _wire.hist_configure(
+            CANONICAL_SCALE, AGENT_CONFIDENCE_BOUNDS, np.ndarray, _prepare_latency, _prepare_linear
+        )
+        _hist_columns = _wire.hist_columns
+        prepare_latency = _wire.prepare_latency
+        prepare_linear = _wire.prepare_linear
+    except (AttributeError, TypeError) as exc:  # a build that does not match this module
+        warnings.warn(f"compiled histogram columns not used: {exc!r}", RuntimeWarning, stacklevel=1)
+COMPILED: bool = _hist_columns is not None
