@@ -15,6 +15,8 @@ __all__ = [
     "AGENT_CONFIDENCE_BOUNDS",
     "COMPILED",
     "HIST_ARROW_TYPE",
+    "MAX_BUCKETS",
+    "HistogramTooWide",
     "delta_of",
     "hist_array",
     "prepare_latency",
@@ -41,6 +43,21 @@ _AGENT_CONFIDENCE_BOUNDS = AGENT_CONFIDENCE_BOUNDS
 # Counts in decoded histograms are numpy arrays, lists of ints or, for exponential histograms read from
 # the wire, `bytes` holding the packed varints as sent (decoded for a whole batch by hist_array);
 # helpers that need list arithmetic go through _ints.
+
+
+# The widest dense range one stored histogram may span. Canonical buckets: 2^(65,536/16) is far past the
+# largest double, so no real value range needs more; linear confidence buckets: values within ±327.
+MAX_BUCKETS = 1 << 16
+
+
+class HistogramTooWide(ValueError):
+    """The stored form of a histogram would span more than MAX_BUCKETS buckets (a hostile or corrupt point:
+    e.g. a confidence bucket at 2^60, or scale -10 buckets split into 16,384 canonical ones each)."""
+
+
+def _check_span(lo: int, hi: int) -> None:
+    if hi - lo + 1 > MAX_BUCKETS or max(abs(lo), abs(hi)) > MAX_BUCKETS * 16:
+        raise HistogramTooWide(f"buckets {lo}..{hi} span more than {MAX_BUCKETS:,}")
 
 
 def _ints(counts) -> list[int]:
@@ -87,8 +104,11 @@ def _canonical_index(value: float) -> int:
 def _upscale(scale: int, offset: int, counts: list[int]) -> tuple[int, list[int]]:
     """Split each bucket of a coarser scale evenly into 2^d canonical buckets (an approximation)."""
     d = 1 << (CANONICAL_SCALE - scale)
+    counts = _ints(counts)
+    if counts:
+        _check_span(offset * d, (offset + len(counts)) * d - 1)
     out: list[int] = []
-    for c in _ints(counts):
+    for c in counts:
         q, r = divmod(c, d)
         out.extend(q + (1 if j < r else 0) for j in range(d))
     return offset * d, out
@@ -121,6 +141,7 @@ def _explicit_to_exp(bounds: tuple, counts: list[int], mn: float, mx: float) -> 
     if not placed:
         return zero, 0, []
     lo_i, hi_i = min(placed), max(placed)
+    _check_span(lo_i, hi_i)
     return zero, lo_i, [placed.get(i, 0) for i in range(lo_i, hi_i + 1)]
 
 
@@ -147,7 +168,10 @@ def _prepare_linear(hist: tuple) -> tuple:
     else:
         _, scale, offset, exp_counts, zero, count, s, mn, mx = hist
         base = 2.0 ** (2.0**-scale)
-        bounds = (0.0,) + tuple(base ** (offset + k) for k in range(len(exp_counts) + 1))
+        try:
+            bounds = (0.0,) + tuple(base ** (offset + k) for k in range(len(exp_counts) + 1))
+        except OverflowError:
+            raise HistogramTooWide(f"bucket offset {offset} at scale {scale} is past any double") from None
         counts = [zero, 0] + _ints(exp_counts) + [0]
     placed: dict[int, int] = {}
     n = len(counts)
@@ -162,6 +186,7 @@ def _prepare_linear(hist: tuple) -> tuple:
     if not placed:
         return 0, 0, [], 0, count, s, mn, mx
     lo_i, hi_i = min(placed), max(placed)
+    _check_span(lo_i, hi_i)
     return 0, lo_i, [placed.get(i, 0) for i in range(lo_i, hi_i + 1)], 0, count, s, mn, mx
 
 

@@ -14,7 +14,8 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
-from .hist_convert import AGENT_CONFIDENCE_BOUNDS, _ints
+from . import hist_convert
+from .hist_convert import AGENT_CONFIDENCE_BOUNDS, HistogramTooWide, _ints
 
 __all__ = [
     "CUMULATIVE",
@@ -579,6 +580,44 @@ def decode_json(body: bytes) -> tuple[bytes, Decoded]:
 
 def decode_request(body: bytes, is_json: bool) -> tuple[bytes, Decoded]:
     """(canonical protobuf bytes for the WAL, decoded points) of a decompressed request body."""
-    if is_json:
-        return decode_json(body)
-    return body, decode_protobuf(body)
+    canonical, decoded = decode_json(body) if is_json else (body, decode_protobuf(body))
+    _drop_unstorable(decoded)
+    return canonical, decoded
+
+
+_CANONICAL = hist_convert.CANONICAL_SCALE
+_MAX_INDEX = hist_convert.MAX_BUCKETS * 16
+
+
+def _storable(hist: tuple, linear: bool) -> bool:
+    """Whether a histogram's stored form stays within MAX_BUCKETS (checked by preparing it, except for the
+    forms bounded by construction: explicit buckets placed on the exponential grid, which finite doubles
+    bound, and the agent's confidence buckets)."""
+    if not linear:
+        if hist[0] == "explicit":
+            return True
+        if hist[1] >= _CANONICAL:
+            return -_MAX_INDEX <= hist[2] >> (hist[1] - _CANONICAL) <= _MAX_INDEX
+    elif hist[0] == "explicit" and hist[1] is AGENT_CONFIDENCE_BOUNDS:
+        return True
+    try:
+        (hist_convert.prepare_linear if linear else hist_convert.prepare_latency)(hist)
+    except HistogramTooWide:
+        return False
+    return True
+
+
+def _drop_unstorable(out: Decoded) -> None:
+    """Reject histogram points whose stored form would span more than MAX_BUCKETS buckets or whose bucket
+    indexes are past any double: converting them would take unbounded time and memory."""
+    bad_inf = [r for r in out.inference if not _storable(r[9], r[4] == "conf")]
+    bad_met = [r for r in out.metrics
+               if r[11] is not None and r[11][0] == "exp" and not _storable(r[11], False)]
+    for rows, bad, name_of in ((out.inference, bad_inf, lambda r: CONFIDENCE if r[4] == "conf" else DURATION),
+                               (out.metrics, bad_met, lambda r: r[4])):
+        if bad:
+            drop = {id(r) for r in bad}
+            rows[:] = [r for r in rows if id(r) not in drop]
+            for r in bad:
+                out.reject(1, f"{name_of(r)}: histogram buckets span more than "
+                              f"{hist_convert.MAX_BUCKETS:,} stored buckets or lie past the largest double")

@@ -15,7 +15,7 @@ from pathlib import Path
 from .decode_pool import DecodePool, WorkerLost
 from .findings import RolloutWatch
 from .ingest_prepare import Prepared, prepare
-from .otlp_decode import Decoded, decode_protobuf
+from .otlp_decode import Decoded, decode_request
 from .store import Store
 from .wal import WriteAheadLog
 from .writer import Writer
@@ -107,7 +107,7 @@ class Collector:
         gc.set_threshold(max(gc.get_threshold()[0], 200_000), 50, 1000)
         self.writer.start()
         for seq, payload in self.wal.replay(self.writer.committed_seq):
-            decoded = decode_protobuf(payload)
+            _, decoded = decode_request(payload, False)  # the same checks as when it was received
             self.writer.put(seq, decoded)
             self.replayed += 1
         self.wal.start()

@@ -164,3 +164,52 @@ def test_old_points_beyond_raw_retention_are_rejected(collector):
     assert r.status_code == 200
     assert ExportMetricsServiceResponse.FromString(r.content).partial_success.rejected_data_points == 1
     assert collector.scalar(CALLS) == 0
+
+
+def _hostile_requests() -> list:
+    """Histograms whose stored form would be unbounded: each must be rejected, fast, and nothing stored."""
+    out = []
+    # an exponential "confidence" with a zero count and a bucket at 2^60 (once: a ~2^67-bucket linear list)
+    req = duration_request(counts=[1], offset=60, scale=0)
+    m = req.resource_metrics[0].scope_metrics[0].metrics[0]
+    m.name, m.unit = "inferwatch.inference.confidence", "1"
+    p = m.exponential_histogram.data_points[0]
+    p.zero_count, p.count = 1, 2
+    out.append(req)
+    # scale -10 latency buckets: each would split into 16,384 canonical ones
+    out.append(duration_request(counts=[1] * 200, offset=0, scale=-10))
+    # an offset past any double at the canonical scale (its bucket index would wrap int32)
+    out.append(duration_request(counts=[3], offset=2**31 - 1, scale=4))
+    # an explicit "confidence" histogram with a non-empty bucket up at 1e300
+    req = duration_request()
+    m = req.resource_metrics[0].scope_metrics[0].metrics[0]
+    m.ClearField("exponential_histogram")
+    m.name, m.unit = "inferwatch.inference.confidence", "1"
+    m.histogram.aggregation_temporality = 1
+    p = m.histogram.data_points.add()
+    p.start_time_unix_nano, p.time_unix_nano = window_start(), window_start() + 60 * 10**9
+    p.explicit_bounds.extend([0.5, 1e300])
+    p.bucket_counts.extend([1, 0, 4])
+    p.count, p.sum = 5, 2.0
+    out.append(req)
+    # a memory histogram (metric_points) at scale -10
+    req = duration_request(counts=[1] * 100, offset=0, scale=-10)
+    req.resource_metrics[0].scope_metrics[0].metrics[0].name = "inferwatch.process.memory.usage"
+    out.append(req)
+    return out
+
+
+def test_unbounded_histograms_are_rejected_per_point_and_the_server_stays_healthy(collector):
+    before = stored(collector)
+    for i, req in enumerate(_hostile_requests()):
+        good = duration_request(calls=2, device=f"dev-ok-{i}")
+        req.resource_metrics.extend(good.resource_metrics)  # one good point beside the hostile one
+        r = collector.post_metrics(req.SerializeToString())
+        assert r.status_code == 200
+        response = ExportMetricsServiceResponse.FromString(r.content)
+        assert response.partial_success.rejected_data_points == 1
+        assert "stored buckets" in response.partial_success.error_message
+        assert_healthy(collector)
+    after = stored(collector)
+    assert after == (before[0] + 5, before[1])
+    assert collector.scalar(CALLS) == 10
