@@ -321,6 +321,8 @@ def _insert_fleet_minutes(con, runs: list[tuple]) -> None:
     # a filter on window_start alone is applied by the scan itself (no join for the list columns to pass)
     points_where = " OR ".join(f"(window_start >= {ts(a)} AND window_start < {ts(b)})" for a, b in runs)
     memory_where = f"start_time >= {ts(runs[0][0])} AND start_time < {ts(runs[-1][1])}"
+    # con.sql (Arrow without a copy) refuses to run while a DB-API result is unfinished: every execute before
+    # it here is fetched to the end or returns no rows
     groups = con.sql(_fleet_1m_groups(points_where, memory_where)).to_arrow_table()
     merged = merge_groups(con, points_where, groups.column("iw_rows"), _HISTS)
     if merged is None:

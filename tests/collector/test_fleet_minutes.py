@@ -292,6 +292,7 @@ def test_fleet_minutes_equal_the_sql_merge(tmp_path, monkeypatch, seed, odd):
     kept = _rows(store.con, "SELECT * FROM inference_fleet_1m WHERE bucket = " + _ts(minutes[0]))
     want = _oracle(store, sorted(dirty))
     _dirty(store, dirty)
+    store.con.execute("SELECT 1 UNION ALL SELECT 2").fetchone()  # a result left unfinished by the caller
     assert store.rollup_minutes() == len(dirty)
     got = _rows(store.con, "SELECT * FROM inference_fleet_1m WHERE bucket <> " + _ts(minutes[0]))
     assert got and want
