@@ -610,7 +610,14 @@ def _storable(hist: tuple, linear: bool) -> bool:
 def _drop_unstorable(out: Decoded) -> None:
     """Reject histogram points whose stored form would span more than MAX_BUCKETS buckets or whose bucket
     indexes are past any double: converting them would take unbounded time and memory."""
-    bad_inf = [r for r in out.inference if not _storable(r[9], r[4] == "conf")]
+    # the agent's rows are bounded by construction; only the others are prepared to be sure
+    agent, lim = AGENT_CONFIDENCE_BOUNDS, hist_convert.MAX_BUCKETS
+    suspect = [
+        r for r in out.inference
+        if (h := r[9])[1] is not agent
+        and not (h[0] == "exp" and r[4] == "lat" and h[1] >= _CANONICAL and -lim <= h[2] <= lim)
+    ]
+    bad_inf = [r for r in suspect if not _storable(r[9], r[4] == "conf")]
     bad_met = [r for r in out.metrics
                if r[11] is not None and r[11][0] == "exp" and not _storable(r[11], False)]
     for rows, bad, name_of in ((out.inference, bad_inf, lambda r: CONFIDENCE if r[4] == "conf" else DURATION),
