@@ -217,3 +217,14 @@ def test_pool_pipes_hold_a_gateway_answer_in_one_write():
             assert fcntl.fcntl(queue._reader.fileno(), fcntl.F_GETPIPE_SZ) == want
     finally:
         pool.close()
+
+
+def test_workers_decode_at_a_lower_cpu_priority_than_the_collector():
+    from inferwatch.collector.decode_pool import WORKER_NICE, DecodePool, _ready
+
+    pool = DecodePool(1).start()
+    try:
+        pid = pool._executor.submit(_ready).result(timeout=60)
+        assert psutil.Process(pid).nice() == min(19, os.nice(0) + WORKER_NICE)
+    finally:
+        pool.close()
