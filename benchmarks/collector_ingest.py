@@ -208,14 +208,21 @@ def load(port: int, bodies: list[bytes], clients: int, seconds: float) -> tuple[
             if body is None:
                 return
             t0 = time.perf_counter()
-            conn.request(
-                "POST",
-                "/v1/metrics",
-                body,
-                {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
-            )
-            r = conn.getresponse()
-            r.read()
+            try:
+                conn.request(
+                    "POST",
+                    "/v1/metrics",
+                    body,
+                    {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
+                )
+                r = conn.getresponse()
+                r.read()
+            except (OSError, http.client.HTTPException):  # the server closed the connection: reconnect
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                with lock:
+                    failed[0] += 1
+                continue
             dt = time.perf_counter() - t0
             with lock:
                 latencies.append(dt)
