@@ -191,13 +191,14 @@ def ceiling(bodies: list[bytes], hist_per_req: int, batch_points: int = 50_000) 
     return len(bodies) * hist_per_req / elapsed
 
 
-def load(port: int, bodies: list[bytes], clients: int, seconds: float) -> tuple[int, float, list[float], int]:
-    """Send bodies from `clients` keep-alive connections; (requests ok, elapsed, latencies, failures)."""
+def load(port: int, bodies: list[bytes], clients: int, seconds: float) -> tuple[int, float, list, dict]:
+    """Send bodies from `clients` keep-alive connections; (requests ok, elapsed, latencies, failures by HTTP
+    status or exception name)."""
     lock = threading.Lock()
     it = iter(bodies)
     latencies: list[float] = []
     ok = [0]
-    failed = [0]
+    kinds: dict[str, int] = {}
     deadline = time.monotonic() + seconds
 
     def worker():
@@ -217,11 +218,11 @@ def load(port: int, bodies: list[bytes], clients: int, seconds: float) -> tuple[
                 )
                 r = conn.getresponse()
                 r.read()
-            except (OSError, http.client.HTTPException):  # the server closed the connection: reconnect
+            except (OSError, http.client.HTTPException) as exc:  # the server closed the connection: reconnect
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
                 with lock:
-                    failed[0] += 1
+                    kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
                 continue
             dt = time.perf_counter() - t0
             with lock:
@@ -229,7 +230,7 @@ def load(port: int, bodies: list[bytes], clients: int, seconds: float) -> tuple[
                 if r.status == 200:
                     ok[0] += 1
                 else:
-                    failed[0] += 1
+                    kinds[str(r.status)] = kinds.get(str(r.status), 0) + 1
                     if r.status == 503:
                         time.sleep(float(r.getheader("Retry-After", "1")))
 
@@ -239,7 +240,7 @@ def load(port: int, bodies: list[bytes], clients: int, seconds: float) -> tuple[
         t.start()
     for t in threads:
         t.join()
-    return ok[0], time.monotonic() - started, latencies, failed[0]
+    return ok[0], time.monotonic() - started, latencies, kinds
 
 
 def run_shape(
@@ -250,7 +251,7 @@ def run_shape(
     collector_args: list[str],
     batch_points: int,
 ) -> dict:
-    n_requests = int(seconds * 60_000 / (10 * devices_per_request))  # enough for 60,000 hist points/s
+    n_requests = int(seconds * 80_000 / (10 * devices_per_request))  # enough for 80,000 hist points/s
     bodies, hist_per_req, points_per_req = build_bodies(
         n_requests, devices_per_request, seed=devices_per_request
     )
@@ -305,7 +306,8 @@ def run_shape(
         "hist_points_per_request": hist_per_req,
         "points_per_request": points_per_req,
         "requests_ok": ok,
-        "requests_failed": failed,
+        "requests_failed": sum(failed.values()),
+        "failures": failed,
         "seconds": round(elapsed, 2),
         "seconds_until_committed": round(committed, 2),
         "hist_points_per_s": round(http_rate),
