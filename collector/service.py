@@ -20,6 +20,8 @@ from .store import Store
 from .wal import WriteAheadLog
 from .writer import Writer
 
+_ROOM_POLL_S = 0.01  # how often a request waiting for room in the write queue looks again
+
 __all__ = ["Collector", "CollectorSettings", "IngestResult", "Overloaded", "WorkerLost"]
 
 log = logging.getLogger("inferwatch.collector")
@@ -43,6 +45,9 @@ class CollectorSettings:
     query_token: str | None = None
     max_request_bytes: int = 16 * 1024 * 1024
     max_queue_points: int = 500_000
+    # a request that finds the write queue full waits this long for room before its 503: clients are then
+    # slowed to the writer's pace instead of all backing off for Retry-After at once (docs/collector.md)
+    full_queue_wait_s: float = 2.0
     batch_points: int = 250_000  # larger transactions commit cheaper per point (docs/collector.md, Limits)
     batch_delay_s: float = 0.25
     raw_retention_hours: float = 48.0
@@ -167,6 +172,10 @@ class Collector:
         else:
             prepared = prepare(received, **kwargs)
         decoded = prepared.decoded
+        if decoded.points and not self.writer.has_room(decoded.points):
+            deadline = time.monotonic() + self.settings.full_queue_wait_s
+            while not self.writer.has_room(decoded.points) and time.monotonic() < deadline:
+                await asyncio.sleep(_ROOM_POLL_S)
         self._admit(decoded)
         if decoded.points:
             loop = asyncio.get_running_loop()
@@ -188,6 +197,9 @@ class Collector:
             oldest_ns=self._oldest_ns(),
         )
         decoded = prepared.decoded
+        deadline = time.monotonic() + self.settings.full_queue_wait_s
+        while decoded.points and not self.writer.has_room(decoded.points) and time.monotonic() < deadline:
+            time.sleep(_ROOM_POLL_S)
         self._admit(decoded)
         if decoded.points:
             self.wal.append(_payload(prepared, body), decoded, lambda seq, item: self.writer.put(seq, item))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import threading
+import time
 
 from google.protobuf import json_format
 from google.rpc import status_pb2
@@ -145,16 +147,30 @@ def test_huge_attribute_values_are_truncated_not_fatal(collector):
 
 
 def test_full_write_queue_answers_503_with_retry_after_then_recovers(make_collector):
-    c = make_collector(max_queue_points=1)
+    c = make_collector(max_queue_points=1, full_queue_wait_s=0.3)
     c.collector.writer.pause()
     assert c.post_metrics(duration_request(device="a", calls=3).SerializeToString()).status_code == 200
+    t0 = time.monotonic()
     r = c.post_metrics(duration_request(device="b", calls=4).SerializeToString())
+    assert time.monotonic() - t0 >= 0.3  # it waited for room first
     assert r.status_code == 503
     assert int(r.headers["Retry-After"]) > 0
     assert status_pb2.Status.FromString(r.content).code == 14
     c.collector.writer.resume()
     assert c.scalar(CALLS) == 3
     assert c.post_metrics(duration_request(device="b", calls=4).SerializeToString()).status_code == 200
+    assert c.scalar(CALLS) == 7
+
+
+def test_a_request_finding_the_queue_full_waits_for_room_instead_of_503(make_collector):
+    c = make_collector(max_queue_points=1, full_queue_wait_s=10.0)
+    c.collector.writer.pause()
+    assert c.post_metrics(duration_request(device="a", calls=3).SerializeToString()).status_code == 200
+    threading.Timer(0.5, c.collector.writer.resume).start()  # the writer catches up while b waits
+    t0 = time.monotonic()
+    r = c.post_metrics(duration_request(device="b", calls=4).SerializeToString())
+    assert r.status_code == 200
+    assert 0.4 <= time.monotonic() - t0 < 10.0
     assert c.scalar(CALLS) == 7
 
 
