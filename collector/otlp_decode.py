@@ -418,7 +418,11 @@ def _decode_points(
         sid, attrs_json, model, version, err = _series(name, scope, res_id, res_json, akey, dp)
         if inferred:
             if unit == "ms":
-                hist = _to_seconds(hist)
+                try:
+                    hist = _to_seconds(hist)
+                except OverflowError:  # bucket bounds past the largest double (e.g. scale -10)
+                    out.reject(1, f"{name}: histogram bucket bounds lie past the largest double")
+                    continue
             inference.append(
                 (
                     sid,

@@ -208,6 +208,10 @@ def _hostile_requests() -> list:
     p.bucket_counts.extend([1, 0, 4])
     p.count, p.sum = 5, 2.0
     out.append(req)
+    # a duration in ms at scale -10: its bounds in seconds overflow doubles
+    req = duration_request(counts=[1], offset=5, scale=-10)
+    req.resource_metrics[0].scope_metrics[0].metrics[0].unit = "ms"
+    out.append(req)
     # a memory histogram (metric_points) at scale -10
     req = duration_request(counts=[1] * 100, offset=0, scale=-10)
     req.resource_metrics[0].scope_metrics[0].metrics[0].name = "inferwatch.process.memory.usage"
@@ -224,8 +228,8 @@ def test_unbounded_histograms_are_rejected_per_point_and_the_server_stays_health
         assert r.status_code == 200
         response = ExportMetricsServiceResponse.FromString(r.content)
         assert response.partial_success.rejected_data_points == 1
-        assert "stored buckets" in response.partial_success.error_message
+        assert "largest double" in response.partial_success.error_message
         assert_healthy(collector)
     after = stored(collector)
-    assert after == (before[0] + 5, before[1])
-    assert collector.scalar(CALLS) == 10
+    assert after == (before[0] + 6, before[1])
+    assert collector.scalar(CALLS) == 12
