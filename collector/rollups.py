@@ -74,6 +74,15 @@ def fleet_raw_rows_sql(points_where: str, memory_where: str,
             AND m.start_time = w.window_start AND m.time = w.window_end"""
 
 
+# The fleet columns besides the histograms, aggregated over rows in FLEET_COLUMNS (the hist-merging
+# queries add the merged histograms beside them).
+_SCALAR_AGGREGATES = """min(window_start) AS window_start, max(window_end) AS window_end,
+    sum(calls)::BIGINT AS calls, sum(errors)::BIGINT AS errors, sum(rows)::BIGINT AS rows,
+    coalesce(sum(mem_avg_n), 0)::BIGINT AS mem_avg_n, sum(mem_avg_sum) AS mem_avg_sum,
+    sum(mem_avg_sumsq) AS mem_avg_sumsq, max(mem_avg_max) AS mem_avg_max,
+    coalesce(sum(mem_peak_n), 0)::BIGINT AS mem_peak_n, sum(mem_peak_sum) AS mem_peak_sum,
+    sum(mem_peak_sumsq) AS mem_peak_sumsq, max(mem_peak_max) AS mem_peak_max"""
+
 def fleet_aggregate_sql(source: str, bucket: str) -> str:
     """One fleet row per `bucket` (an expression over `source`'s columns, e.g. a time_bucket of
     window_start) × service × target × hardware × model × version, from rows in FLEET_COLUMNS: sums,
@@ -83,12 +92,7 @@ def fleet_aggregate_sql(source: str, bucket: str) -> str:
     return f"""
         WITH iw_src AS (SELECT {bucket} AS bucket, * FROM ({source})),
         agg AS (
-            SELECT {keys}, min(window_start) AS window_start, max(window_end) AS window_end,
-                   sum(calls)::BIGINT AS calls, sum(errors)::BIGINT AS errors, sum(rows)::BIGINT AS rows,
-                   coalesce(sum(mem_avg_n), 0)::BIGINT AS mem_avg_n, sum(mem_avg_sum) AS mem_avg_sum,
-                   sum(mem_avg_sumsq) AS mem_avg_sumsq, max(mem_avg_max) AS mem_avg_max,
-                   coalesce(sum(mem_peak_n), 0)::BIGINT AS mem_peak_n, sum(mem_peak_sum) AS mem_peak_sum,
-                   sum(mem_peak_sumsq) AS mem_peak_sumsq, max(mem_peak_max) AS mem_peak_max
+            SELECT {keys}, {_SCALAR_AGGREGATES}
             FROM iw_src GROUP BY ALL
         ), lat AS ({merge_sql("iw_src", keys, "latency_hist")}
         ), conf AS ({merge_sql("iw_src", keys, "confidence_hist")})
@@ -257,12 +261,7 @@ def _fleet_1m_groups(points_where: str, memory_where: str) -> str:
         f"min({p}_min) AS {p}_min, max({p}_max) AS {p}_max" for p in _HISTS.values())
     return f"""
         SELECT time_bucket(INTERVAL 1 MINUTE, window_start) AS bucket, {FLEET_DIMS},
-               min(window_start) AS window_start, max(window_end) AS window_end,
-               sum(calls)::BIGINT AS calls, sum(errors)::BIGINT AS errors, sum(rows)::BIGINT AS rows,
-               coalesce(sum(mem_avg_n), 0)::BIGINT AS mem_avg_n, sum(mem_avg_sum) AS mem_avg_sum,
-               sum(mem_avg_sumsq) AS mem_avg_sumsq, max(mem_avg_max) AS mem_avg_max,
-               coalesce(sum(mem_peak_n), 0)::BIGINT AS mem_peak_n, sum(mem_peak_sum) AS mem_peak_sum,
-               sum(mem_peak_sumsq) AS mem_peak_sumsq, max(mem_peak_max) AS mem_peak_max, {hists},
+               {_SCALAR_AGGREGATES}, {hists},
                list(iw_row) FILTER (WHERE iw_row IS NOT NULL) AS iw_rows
         FROM ({fleet_raw_rows_sql(points_where, memory_where, cols)}) GROUP BY ALL"""
 
