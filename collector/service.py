@@ -20,11 +20,10 @@ from .store import Store
 from .wal import WriteAheadLog
 from .writer import Writer
 
-_ROOM_POLL_S = 0.01  # how often a request waiting for room in the write queue looks again
-
 __all__ = ["Collector", "CollectorSettings", "IngestResult", "Overloaded", "WorkerLost"]
 
 log = logging.getLogger("inferwatch.collector")
+_ROOM_POLL_S = 0.01  # how often a request waiting for room in the write queue looks again
 
 
 class Overloaded(RuntimeError):
@@ -145,6 +144,11 @@ class Collector:
         """Points ending before this are past raw retention (Store.oldest_kept_ns at the clock's now)."""
         return Store.oldest_kept_ns(self.clock(), self.settings.raw_retention_hours)
 
+    def _waiting_for_room(self, decoded: Decoded, deadline: float) -> bool:
+        """Whether a request should wait longer for room in the write queue (then _admit decides)."""
+        points = decoded.points
+        return bool(points) and not self.writer.has_room(points) and time.monotonic() < deadline
+
     def _admit(self, decoded: Decoded) -> None:
         with self._lock:
             self.requests += 1
@@ -172,10 +176,9 @@ class Collector:
         else:
             prepared = prepare(received, **kwargs)
         decoded = prepared.decoded
-        if decoded.points and not self.writer.has_room(decoded.points):
-            deadline = time.monotonic() + self.settings.full_queue_wait_s
-            while not self.writer.has_room(decoded.points) and time.monotonic() < deadline:
-                await asyncio.sleep(_ROOM_POLL_S)
+        deadline = time.monotonic() + self.settings.full_queue_wait_s
+        while self._waiting_for_room(decoded, deadline):
+            await asyncio.sleep(_ROOM_POLL_S)
         self._admit(decoded)
         if decoded.points:
             loop = asyncio.get_running_loop()
@@ -198,7 +201,7 @@ class Collector:
         )
         decoded = prepared.decoded
         deadline = time.monotonic() + self.settings.full_queue_wait_s
-        while decoded.points and not self.writer.has_room(decoded.points) and time.monotonic() < deadline:
+        while self._waiting_for_room(decoded, deadline):
             time.sleep(_ROOM_POLL_S)
         self._admit(decoded)
         if decoded.points:
