@@ -16,6 +16,7 @@ __all__ = [
     "COMPILED",
     "HIST_ARROW_TYPE",
     "MAX_BUCKETS",
+    "MAX_INDEX",
     "HistogramTooWide",
     "delta_of",
     "hist_array",
@@ -48,6 +49,7 @@ _AGENT_CONFIDENCE_BOUNDS = AGENT_CONFIDENCE_BOUNDS
 # The widest dense range one stored histogram may span. Canonical buckets: 2^(65,536/16) is far past the
 # largest double, so no real value range needs more; linear confidence buckets: values within ±327.
 MAX_BUCKETS = 1 << 16
+MAX_INDEX = MAX_BUCKETS * 16  # bucket indexes past this lie past any double on either grid
 
 
 class HistogramTooWide(ValueError):
@@ -56,7 +58,7 @@ class HistogramTooWide(ValueError):
 
 
 def _check_span(lo: int, hi: int) -> None:
-    if hi - lo + 1 > MAX_BUCKETS or max(abs(lo), abs(hi)) > MAX_BUCKETS * 16:
+    if hi - lo + 1 > MAX_BUCKETS or max(abs(lo), abs(hi)) > MAX_INDEX:
         raise HistogramTooWide(f"buckets {lo}..{hi} span more than {MAX_BUCKETS:,}")
 
 

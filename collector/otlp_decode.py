@@ -590,20 +590,18 @@ def decode_request(body: bytes, is_json: bool) -> tuple[bytes, Decoded]:
 
 
 _CANONICAL = hist_convert.CANONICAL_SCALE
-_MAX_INDEX = hist_convert.MAX_BUCKETS * 16
+_MAX_INDEX = hist_convert.MAX_INDEX
 
 
 def _storable(hist: tuple, linear: bool) -> bool:
     """Whether a histogram's stored form stays within MAX_BUCKETS (checked by preparing it, except for the
     forms bounded by construction: explicit buckets placed on the exponential grid, which finite doubles
-    bound, and the agent's confidence buckets)."""
+    bound; _drop_unstorable has already let the agent's confidence buckets through)."""
     if not linear:
         if hist[0] == "explicit":
             return True
         if hist[1] >= _CANONICAL:
             return -_MAX_INDEX <= hist[2] >> (hist[1] - _CANONICAL) <= _MAX_INDEX
-    elif hist[0] == "explicit" and hist[1] is AGENT_CONFIDENCE_BOUNDS:
-        return True
     try:
         (hist_convert.prepare_linear if linear else hist_convert.prepare_latency)(hist)
     except HistogramTooWide:
