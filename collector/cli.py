@@ -109,7 +109,8 @@ class _WorkerCount(click.ParamType):
     type=int,
     default=500_000,
     show_default=True,
-    help="Write queue bound; beyond it requests get 503 + Retry-After.",
+    help="Write queue bound; a request finding it full waits up to 2 s for room, then gets 503 + "
+    "Retry-After.",
 )
 @click.option(
     "--batch-points",
@@ -125,7 +126,8 @@ class _WorkerCount(click.ParamType):
     default=default_decode_workers(),
     show_default=True,
     help="Processes that decode large OTLP/HTTP requests and build their Arrow tables, beside the "
-    "collector's own; 0 decodes everything in the collector's process (env INFERWATCH_DECODE_WORKERS).",
+    "collector's own, at nice +10; 0 decodes everything in the collector's process (env "
+    "INFERWATCH_DECODE_WORKERS).",
 )
 @click.option(
     "--decode-min-kb",
