@@ -5,7 +5,9 @@ seeded random requests (every metric type, odd values), from the ingest benchmar
 and from edits of those rows the decoders do not make (monotonic given as ints, equal resources in
 distinct tuples, a value next to a histogram, exponential confidence histograms, empty error types).
 Tables must agree in schema, in every value and NULL, and as DuckDB reads them; dictionaries may be
-laid out differently (e.g. one per column instead of one shared by metric, type and unit).
+laid out differently (e.g. one per column instead of one shared by metric, type and unit). Rows may be
+in another order, the one ingest_tables documents: within each chunk, latency rows before confidence
+rows, and exponential histogram rows before the other metric rows, each group in its input order.
 """
 
 from __future__ import annotations
@@ -109,14 +111,27 @@ def _same(new: pa.Table, old: pa.Table) -> None:
     con.close()
 
 
+def _in_table_order(rows: list[tuple], first) -> list[tuple]:
+    out: list[tuple] = []
+    for i in range(0, len(rows), ingest_tables.CHUNK_ROWS):
+        chunk = rows[i : i + ingest_tables.CHUNK_ROWS]
+        out += [r for r in chunk if first(r)] + [r for r in chunk if not first(r)]
+    return out
+
+
 def _check(inference: list[tuple], metrics: list[tuple]) -> None:
     if inference:
         _same(
             ingest_tables.inference_table(inference, RECEIVED_NS),
-            reference.inference_table(inference, RECEIVED_NS),
+            reference.inference_table(_in_table_order(inference, lambda r: r[4] == "lat"), RECEIVED_NS),
         )
     if metrics:
-        _same(ingest_tables.metric_table(metrics, RECEIVED_NS), reference.metric_table(metrics, RECEIVED_NS))
+        _same(
+            ingest_tables.metric_table(metrics, RECEIVED_NS),
+            reference.metric_table(
+                _in_table_order(metrics, lambda r: r[11] is not None and r[11][0] == "exp"), RECEIVED_NS
+            ),
+        )
 
 
 @pytest.fixture(params=[16_384, 37], ids=["chunk-default", "chunk-37"])
@@ -160,20 +175,31 @@ def test_tables_of_uniform_batches():
     _check(inference[:1], metrics[:1])
 
 
-def test_spread_places_rows_and_nulls():
-    """_spread of a sliced struct (list offsets not from 0), and of children it leaves to `take`."""
-    part = pa.StructArray.from_arrays(
-        [pa.array([9, 1, 2, 3], type=pa.int32()), pa.array([[9], [1, 1], [], [3]], pa.list_(pa.int64()))],
-        names=["a", "b"],
-    ).slice(1)
-    pos = np.array([0, 2, 5])
-    want = [{"a": 1, "b": [1, 1]}, None, {"a": 2, "b": []}, None, None, {"a": 3, "b": [3]}]
-    assert ingest_tables._spread(part, pos, 6).to_pylist() == want
-    flags = pa.StructArray.from_arrays([pa.array([True, None]), pa.array(["x", "y"])], names=["f", "s"])
-    assert ingest_tables._spread(flags, np.array([1, 2]), 3).to_pylist() == [
-        None,
-        {"f": True, "s": "x"},
-        {"f": None, "s": "y"},
-    ]
-    assert ingest_tables._spread(part, np.array([0, 1, 2]), 3) is part
-    assert ingest_tables._spread(part, np.array([], dtype=np.intp), 2).to_pylist() == [None, None]
+def test_codes_look_up_runs_by_value():
+    """Runs of one object get one lookup; equal values in distinct objects, and runs that come back,
+    get the first code their value got."""
+    a, b = ("svc", "dev-1"), ("svc", "dev-2")
+    a2 = tuple(list(a))
+    values, codes = ingest_tables._codes([a, a, b, a2, a2, b, a])
+    assert values == [a, b]
+    assert codes.tolist() == [0, 0, 1, 0, 0, 1, 0] and codes.dtype == np.int32
+    values, codes = ingest_tables._codes([None] * 3)
+    assert values == [None] and codes.tolist() == [0, 0, 0]
+    values, codes = ingest_tables._codes([])
+    assert values == [] and codes.tolist() == []
+
+
+def test_histogram_columns_are_runs_not_spread():
+    """A gateway request's table: latency rows first, then confidence; each histogram column is its
+    rows and one run of NULLs; DuckDB reads it as the reference's rows in that order."""
+    inference, metrics = _gateway_rows()
+    table = ingest_tables.inference_table(inference, RECEIVED_NS)
+    n_lat = sum(r[4] == "lat" for r in inference)
+    assert 0 < n_lat < table.num_rows
+    lat, conf = table.column("latency_hist"), table.column("confidence_hist")
+    assert lat.slice(0, n_lat).null_count == 0 and lat.slice(n_lat).null_count == table.num_rows - n_lat
+    assert conf.slice(0, n_lat).null_count == n_lat and conf.slice(n_lat).null_count == 0
+    table = ingest_tables.metric_table(metrics, RECEIVED_NS)
+    n_exp = sum(r[11] is not None and r[11][0] == "exp" for r in metrics)
+    assert table.column("hist").slice(0, n_exp).null_count == 0
+    assert table.column("hist").slice(n_exp).null_count == table.num_rows - n_exp
