@@ -10,7 +10,7 @@ the first ~150,000 histogram points' bodies and writes them to DuckDB in the sam
 HTTP or WAL, on one thread.
 
     .venv/bin/python benchmarks/collector_ingest.py [--seconds 10] [--clients 6] [--decode-workers N]
-        [--batch-points N] [--decode-min-kb KB]
+        [--batch-points N] [--max-queue-points N] [--decode-min-kb KB]
 
 Collector options left out take the collector's defaults; the ceiling writes in the collector's batch size.
 """
@@ -332,6 +332,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=6)
     ap.add_argument("--decode-workers", type=int, default=None, help="collector default if left out")
     ap.add_argument("--batch-points", type=int, default=None, help="collector default if left out")
+    ap.add_argument("--max-queue-points", type=int, default=None, help="collector default if left out")
     ap.add_argument("--decode-min-kb", type=float, default=None, help="collector default if left out")
     ap.add_argument("--shapes", default="gateway,agent", help="comma-separated: gateway, agent")
     args = ap.parse_args()
@@ -341,6 +342,7 @@ def main() -> None:
     for flag, value in (
         ("--decode-workers", args.decode_workers),
         ("--batch-points", args.batch_points),
+        ("--max-queue-points", args.max_queue_points),
         ("--decode-min-kb", args.decode_min_kb),
     ):
         if value is not None:
